@@ -1,0 +1,45 @@
+"""What a method receives (the run context) and returns (assignments and extras)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from src.data.base import ClusterData
+from src.provenance import PhaseTimer
+
+
+@dataclass
+class RunContext:
+    """Everything a method needs besides the config and the data."""
+
+    run_dir: Path
+    cache_dir: Path
+    n_clusters: int
+    seed: int
+    timer: PhaseTimer = field(default_factory=PhaseTimer)
+    logger: Any = None  # a Lightning logger (WandbLogger, CSVLogger) or None
+
+    def log(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Log scalars from code that runs outside a Lightning trainer."""
+        if self.logger is not None:
+            self.logger.log_metrics(metrics, step=step)
+
+
+@dataclass
+class MethodOutput:
+    """Hard assignments for every sample, plus what else the method learned."""
+
+    labels: np.ndarray
+    embeddings: np.ndarray | None = None  # (n, e): the space the clusters live in
+    soft: np.ndarray | None = None  # (n, k) soft assignments, rows sum to 1
+    extra: dict[str, Any] = field(default_factory=dict)  # scalars for result.json
+    model_path: Path | None = None  # a checkpoint `src.predict` can load
+
+
+MethodFn = Callable[[DictConfig, ClusterData, RunContext], MethodOutput]

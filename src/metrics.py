@@ -1,0 +1,58 @@
+"""Clustering metrics: Hungarian-matched accuracy, NMI and ARI."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+
+def _as_labels(a: np.ndarray, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    return a.astype(np.int64)
+
+
+def contingency(
+    y_true: np.ndarray, y_pred: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts table (clusters × classes) with the sorted unique cluster and class ids."""
+    y_true = _as_labels(y_true, "y_true")
+    y_pred = _as_labels(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"label arrays differ in length: {y_true.shape} vs {y_pred.shape}")
+    classes, t = np.unique(y_true, return_inverse=True)
+    clusters, p = np.unique(y_pred, return_inverse=True)
+    table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
+    np.add.at(table, (p, t), 1)
+    return table, clusters, classes
+
+
+def cluster_to_class_map(y_true: np.ndarray, y_pred: np.ndarray) -> dict[int, int]:
+    """The one-to-one cluster→class mapping that maximises matches (Hungarian algorithm).
+
+    Works when the number of clusters differs from the number of classes: unmatched clusters
+    map to no class (they count as errors in ACC).
+    """
+    table, clusters, classes = contingency(y_true, y_pred)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return {int(clusters[r]): int(classes[c]) for r, c in zip(rows, cols, strict=True)}
+
+
+def cluster_acc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """ACC = max over one-to-one maps m of (1/n) Σ 1[y_i = m(c_i)]."""
+    table, _, _ = contingency(y_true, y_pred)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / table.sum())
+
+
+def evaluate(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """ACC, NMI (arithmetic normalisation, as sklearn's default) and ARI."""
+    y_true = _as_labels(y_true, "y_true")
+    y_pred = _as_labels(y_pred, "y_pred")
+    return {
+        "acc": cluster_acc(y_true, y_pred),
+        "nmi": float(normalized_mutual_info_score(y_true, y_pred)),
+        "ari": float(adjusted_rand_score(y_true, y_pred)),
+    }
