@@ -1,0 +1,67 @@
+"""Shared pieces for the Lightning methods: the Trainer, the device, resident data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from src.methods.base import RunContext
+
+
+def resolve_device(trainer_cfg: DictConfig) -> torch.device:
+    """The torch device a run's trainer config points at."""
+    acc = str(trainer_cfg.accelerator)
+    if acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def to_device(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The whole array as one float32 tensor resident on ``device`` (batches index it there)."""
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+
+
+def make_trainer(
+    cfg: DictConfig,
+    ctx: RunContext,
+    max_steps: int,
+    callbacks: list[Any] | None = None,
+    phase: str = "train",
+    **overrides: Any,
+):
+    """A Lightning Trainer configured from ``cfg.trainer`` and ``cfg.progress_bar``.
+
+    ``max_steps`` counts ``training_step`` calls; validation and checkpointing by Lightning are
+    off (the methods evaluate and save themselves).
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    t = cfg.trainer
+    callbacks = list(callbacks or [])
+    progress = bool(cfg.get("progress_bar", True))
+    if progress:
+        callbacks.append(RichProgressBar(leave=False))
+    kwargs: dict[str, Any] = dict(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=t.strategy,
+        precision=t.precision,
+        max_steps=max_steps,
+        max_epochs=-1,
+        logger=ctx.logger if ctx.logger is not None else False,
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        log_every_n_steps=int(cfg.get("log_every_n_steps", 50)),
+        default_root_dir=str(Path(ctx.run_dir) / phase),
+    )
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
