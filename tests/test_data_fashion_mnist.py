@@ -115,4 +115,10 @@ def test_real_fashion_mnist_if_prepared(monkeypatch):
     assert data.x.shape == (70_000, 1, 28, 28)
     assert np.bincount(data.y[:60_000]).tolist() == [6000] * 10
     assert np.bincount(data.y[60_000:]).tolist() == [1000] * 10
-    assert data.y[:5].tolist() == [9, 0, 0, 3, 0] and data.y[60_000:60_005].tolist() == [9, 2, 1, 1, 6]
+    assert data.y[:5].tolist() == [9, 0, 0, 3, 0] and data.y[60_000:60_005].tolist() == [
+        9,
+        2,
+        1,
+        1,
+        6,
+    ]
