@@ -1,7 +1,7 @@
 """Every file-based data set in conf/dataset/: a one-line error naming files and folder."""
 
 import pytest
-from omegaconf import OmegaConf
+from hydra import compose, initialize_config_dir
 
 from src.config_groups import CONF_DIR, options
 from src.data import fashion_mnist as fm
@@ -20,9 +20,10 @@ def test_registry_lists_the_papers_data_sets():
 @pytest.mark.parametrize("name", FILE_BASED)
 def test_missing_files_give_one_line_naming_the_folder(name, tmp_path, monkeypatch):
     monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "not-installed")
-    cfg = OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml")
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", [f"dataset={name}", f"data_root={tmp_path}"])
     with pytest.raises(DataNotFoundError) as err:
-        load_dataset(cfg, tmp_path)
+        load_dataset(cfg.dataset, cfg.data_root)
     msg = str(err.value)
     assert "\n" not in msg and str(tmp_path) in msg
     assert "put" in msg or "make data" in msg
