@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from src.data.base import ClusterData
-from src.data.image_folder import class_folders, list_images, read_images
+from src.data.image_folder import class_folders, list_images, read_images, scan_class_folders
 from src.errors import UserError
 
 TABLES = (".csv", ".parquet")
@@ -266,12 +266,8 @@ def read_image_folder(
         return read_images(flat, image_size), None, None
     if not classes:
         raise UserError(f"{path} is empty: no images in it or in its sub-folders")
-    paths, labels = [], []
-    for label, name in enumerate(classes):
-        found = list_images(path / name)
-        paths += found
-        labels += [label] * len(found)
-    return read_images(paths, image_size), np.asarray(labels, dtype=np.int64), classes
+    paths, labels = scan_class_folders(path, classes)
+    return read_images(paths, image_size), labels, classes
 
 
 # ---------------------------------------------------------------- entry point
