@@ -102,7 +102,7 @@ def export_run(
         from src.plots import PROJECTION_NAMES, embedding_png, resolve_projection
 
         method = resolve_projection(str(export_cfg.get("projection", "auto")))
-        max_points = 10_000 if method == "pca" else int(export_cfg.get("projection_points", 3000))
+        max_points = 10_000 if method == "pca" else int(export_cfg.get("projection_points", 2000))
         n_shown = min(len(embeddings), max_points)
         message = f"{PROJECTION_NAMES[method]} 2-D view of {n_shown:,} points"
         with status(message) if status is not None else nullcontext():

@@ -147,19 +147,34 @@ def load_array_file(path: Path) -> ClusterData:
     return ClusterData(path.stem, x, y)
 
 
-def file_dataset_config(path: Path, cfg: DictConfig) -> DictConfig | None:
-    """The data set config that reads ``path``: the run's own when it was a file data set
-    (same loader options), else ``conf/dataset/custom.yaml``; None when neither exists."""
-    if "path" in cfg.dataset:
-        ds = OmegaConf.create(OmegaConf.to_container(cfg.dataset, resolve=True))
-    elif (CONF_DIR / "dataset" / "custom.yaml").exists():
-        ds = OmegaConf.load(CONF_DIR / "dataset" / "custom.yaml")
-    else:
-        return None
-    ds.path = str(path)
-    ds.subset = None
-    ds.imbalance = None
-    return ds
+def dataset_config(name: str, saved: DictConfig | None, *layers: Any) -> DictConfig:
+    """``conf/dataset/<name>.yaml`` with the run's saved values and ``layers`` on top, resolved.
+
+    The YAML's ``${dataset.*}`` interpolations (e.g. ``loader.path: ${dataset.path}``) are
+    kept, so a new ``path`` or a ``dataset.KEY=VALUE`` override reaches the loader.
+    """
+    base = OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml")
+    merged = OmegaConf.merge(base, saved) if saved is not None else base
+    for key, raw in OmegaConf.to_container(base.get("loader") or {}, resolve=False).items():
+        if isinstance(raw, str) and "${" in raw:
+            merged.loader[key] = raw
+    root = OmegaConf.create({"dataset": merged})
+    for layer in layers:
+        root.dataset = OmegaConf.merge(root.dataset, layer)
+    return OmegaConf.create(OmegaConf.to_container(root.dataset, resolve=True))
+
+
+def file_dataset_config(path: Path, cfg: DictConfig, overrides: list[str]) -> DictConfig | None:
+    """The data set config that reads the file ``path``: the run's own data set config when it
+    was read from a file (same loader options), else ``conf/dataset/custom.yaml``; None when
+    neither exists (then :func:`load_array_file` reads it)."""
+    new = {"path": str(path), "subset": None, "imbalance": None}
+    layers = (new, OmegaConf.from_dotlist(overrides))
+    if "path" in cfg.dataset and cfg.dataset.name in options("dataset"):
+        return dataset_config(cfg.dataset.name, cfg.dataset, *layers)
+    if "custom" in options("dataset"):
+        return dataset_config("custom", None, *layers)
+    return None
 
 
 def load_new_data(
@@ -169,18 +184,15 @@ def load_new_data(
     root = data_root or cfg.get("data_root") or "data"
     path = Path(spec)
     if spec in options("dataset") and not path.exists():
-        if spec == cfg.dataset.name and "path" not in cfg.dataset:
-            ds = cfg.dataset  # the run's own: same subset and imbalance, same seed
-        else:
-            ds = OmegaConf.load(CONF_DIR / "dataset" / f"{spec}.yaml")
-        ds = OmegaConf.merge(ds, OmegaConf.from_dotlist(overrides))
+        # the run's own data set: its saved options (same subset, imbalance and seed)
+        saved = cfg.dataset if spec == cfg.dataset.name else None
+        ds = dataset_config(spec, saved, OmegaConf.from_dotlist(overrides))
     elif path.exists():
-        ds = file_dataset_config(path, cfg)
+        ds = file_dataset_config(path, cfg, overrides)
         if ds is None:
             if overrides:
                 raise UserError("dataset.* overrides need a configured file loader")
             return load_array_file(path)
-        ds = OmegaConf.merge(ds, OmegaConf.from_dotlist(overrides))
     else:
         raise UserError(
             f"data={spec}: no such file, nor a data set name ({', '.join(options('dataset'))})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -99,3 +100,37 @@ def test_cli_prints_one_line_and_errors_cleanly(kmeans_run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and "digits" in err
+
+
+def test_file_dataset_config_reaches_the_loader(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    import src.predict as predict_mod
+
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "custom.yaml").write_text(
+        "name: custom\nsubset: null\nimbalance: null\npath: null\nlabel_column: null\n"
+        "loader:\n  _target_: x.load\n  path: ${dataset.path}\n"
+        "  label_column: ${dataset.label_column}\n"
+    )
+    monkeypatch.setattr(predict_mod, "CONF_DIR", tmp_path)
+    monkeypatch.setattr(predict_mod, "options", lambda group: ["custom"])
+    # the run trained on a custom file: its resolved config names the old file everywhere
+    saved = OmegaConf.create(
+        {
+            "seed": 0,
+            "dataset": {
+                "name": "custom",
+                "subset": 50,
+                "imbalance": None,
+                "path": "old.csv",
+                "label_column": "species",
+                "loader": {"_target_": "x.load", "path": "old.csv", "label_column": "species"},
+            },
+        }
+    )
+    ds = predict_mod.file_dataset_config(Path("new.csv"), saved, ["label_column=kind"])
+    assert ds.loader.path == "new.csv" and ds.path == "new.csv"
+    assert ds.loader.label_column == "kind" and ds.subset is None
+    ds = predict_mod.file_dataset_config(Path("new.csv"), saved, [])
+    assert ds.loader.label_column == "species"  # the run's own loader options carry over
