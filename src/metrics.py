@@ -56,3 +56,45 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
         "nmi": float(normalized_mutual_info_score(y_true, y_pred)),
         "ari": float(adjusted_rand_score(y_true, y_pred)),
     }
+
+
+def cluster_sizes(y_pred: np.ndarray, k: int) -> list[int]:
+    """Samples per cluster id ``0 … k-1`` (empty clusters count 0; ids ≥ k extend the list)."""
+    return np.bincount(_as_labels(y_pred, "y_pred"), minlength=k).astype(int).tolist()
+
+
+def silhouette(
+    embeddings: np.ndarray, y_pred: np.ndarray, seed: int, max_points: int = 10_000
+) -> tuple[float | None, int]:
+    """Mean silhouette (Euclidean) of the clusters in ``embeddings``: (score, points used).
+
+    Computed on a seeded random subset of at most ``max_points`` samples so that it stays a
+    few seconds at 70,000 points; ``None`` when undefined (fewer than 2 or as many clusters
+    as points in the subset).
+    """
+    from sklearn.metrics import silhouette_score
+
+    y_pred = _as_labels(y_pred, "y_pred")
+    x = np.asarray(embeddings).reshape(len(embeddings), -1)
+    n = len(x)
+    index = np.arange(n)
+    if n > max_points:
+        index = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
+    labels = y_pred[index]
+    if not 2 <= len(np.unique(labels)) <= len(index) - 1:
+        return None, len(index)
+    return float(silhouette_score(x[index], labels, metric="euclidean")), len(index)
+
+
+def internal_measures(
+    embeddings: np.ndarray, y_pred: np.ndarray, k: int, seed: int, max_points: int = 10_000
+) -> dict:
+    """Label-free measures for every run: silhouette on the embedding and cluster sizes."""
+    score, used = silhouette(embeddings, y_pred, seed, max_points)
+    sizes = cluster_sizes(y_pred, k)
+    return {
+        "silhouette": score,
+        "silhouette_points": used,
+        "cluster_sizes": sizes,
+        "n_nonempty_clusters": int(sum(s > 0 for s in sizes)),
+    }

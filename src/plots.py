@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from src.errors import UserError  # noqa: E402
 from src.io_utils import atomic_write  # noqa: E402
 from src.metrics import contingency  # noqa: E402
 
@@ -47,30 +48,86 @@ def confusion_png(y_true: np.ndarray, y_pred: np.ndarray, path: Path, title: str
     return _save(fig, path)
 
 
+PROJECTIONS = ("auto", "tsne", "umap", "pca")
+PROJECTION_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
+
+
+def umap_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("umap") is not None
+
+
+def resolve_projection(kind: str) -> str:
+    """``auto`` → UMAP when umap-learn is installed, else t-SNE; checks explicit choices."""
+    if kind not in PROJECTIONS:
+        raise UserError(
+            f"unknown export.projection '{kind}'; choose one of: {', '.join(PROJECTIONS)}"
+        )
+    if kind == "auto":
+        return "umap" if umap_available() else "tsne"
+    if kind == "umap" and not umap_available():
+        raise UserError(
+            "export.projection=umap needs umap-learn (pip install umap-learn); "
+            "or use export.projection=tsne or pca"
+        )
+    return kind
+
+
 def project_2d(
-    embeddings: np.ndarray, seed: int, max_points: int = 10_000
+    embeddings: np.ndarray, seed: int, max_points: int = 10_000, method: str = "pca"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """PCA to 2-D of at most ``max_points`` samples: (index, coordinates)."""
+    """2-D coordinates of a seeded subset of at most ``max_points`` samples: (index, xy).
+
+    ``method``: ``pca``, ``tsne`` (sklearn, Barnes-Hut, after PCA to 50 dimensions when
+    wider) or ``umap`` (umap-learn).
+    """
     from sklearn.decomposition import PCA
 
     n = len(embeddings)
     index = np.arange(n)
     if n > max_points:
         index = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
-    x = embeddings[index].reshape(len(index), -1)
+    x = np.asarray(embeddings[index], dtype=np.float32).reshape(len(index), -1)
     if x.shape[1] <= 2:
         return index, np.pad(x, ((0, 0), (0, 2 - x.shape[1])))
-    return index, PCA(n_components=2, random_state=seed).fit_transform(x)
+    if method == "pca":
+        return index, PCA(n_components=2, random_state=seed).fit_transform(x)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        if x.shape[1] > 50 and len(x) > 50:
+            x = PCA(n_components=50, random_state=seed).fit_transform(x)
+        perplexity = float(min(30.0, max(2.0, (len(x) - 1) / 3.0)))
+        tsne = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed)
+        return index, tsne.fit_transform(x)
+    if method == "umap":
+        import umap  # optional dependency: umap-learn
+
+        return index, umap.UMAP(n_components=2, random_state=seed).fit_transform(x)
+    raise ValueError(f"unknown projection method '{method}'")
 
 
 def embedding_png(
-    embeddings: np.ndarray, labels: np.ndarray, path: Path, title: str, seed: int = 0
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    path: Path,
+    title: str,
+    seed: int = 0,
+    method: str = "pca",
+    max_points: int = 10_000,
 ) -> Path:
-    """Scatter of a 2-D projection of the embedding, coloured by cluster."""
-    index, xy = project_2d(embeddings, seed)
+    """Scatter of a 2-D projection (``method``) of the embedding, coloured by cluster."""
+    index, xy = project_2d(embeddings, seed, max_points, method)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.scatter(xy[:, 0], xy[:, 1], c=labels[index], cmap="tab20", s=3, alpha=0.7, linewidths=0)
-    ax.set_title(title, fontsize=9)
+    shown = np.asarray(labels)[index]
+    cmap = plt.get_cmap("tab10" if shown.max(initial=0) < 10 else "tab20")
+    colours = cmap(shown % cmap.N)
+    ax.scatter(xy[:, 0], xy[:, 1], c=colours, s=3, alpha=0.7, linewidths=0)
+    name = PROJECTION_NAMES.get(method, method)
+    ax.set_title(f"{title}\n{name} of the embedding, {len(index):,} points", fontsize=9)
+    ax.set_xlabel(f"{name} 1")
+    ax.set_ylabel(f"{name} 2")
     ax.set_xticks([])
     ax.set_yticks([])
     return _save(fig, path)

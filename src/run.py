@@ -8,17 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
+from src.checkpoints import complete_checkpoint
 from src.config_groups import check_choice, groups
 from src.data import ClusterData, build_data
+from src.data.preprocess import preprocess_summary
 from src.errors import UserError
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput, RunContext
-from src.metrics import evaluate
+from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.seeding import seed_everything
 
@@ -45,13 +46,18 @@ def run_dir_of(cfg: DictConfig) -> Path:
     return Path(cfg.get("run_dir") or "outputs/runs/manual")
 
 
-def summary_line(
-    name: str, metrics: dict[str, float], data: ClusterData, k: int, seed: int, seconds: float
-) -> str:
+def summary_line(name: str, result: dict[str, Any], data: ClusterData, k: int, seed: int) -> str:
+    """The one greppable metrics line: ``ACC … NMI … ARI …`` or the label-free measures."""
+    metrics = result["metrics"]
     shown = "  ".join(
         f"{m.upper()} {metrics[m]:.4f}" for m in ("acc", "nmi", "ari") if m in metrics
     )
-    shown = shown or "no labels: ACC/NMI/ARI skipped"
+    if not shown:
+        sil = result["internal"]["silhouette"]
+        shown = "no labels: ACC/NMI/ARI skipped; silhouette " + (
+            "n/a" if sil is None else f"{sil:.4f}"
+        )
+    seconds = result["wall_time_s"]["total"]
     return (
         f"{shown}  | {name} on {data.name} (n={len(data)}, k={k}, seed={seed}) in {seconds:.1f} s"
     )
@@ -59,7 +65,9 @@ def summary_line(
 
 def execute(cfg: DictConfig) -> dict[str, Any]:
     """Load data, run the configured method, evaluate, and write ``result.json``."""
-    from src.plots import confusion_png, embedding_png
+    from src.export import export_run
+    from src.plots import confusion_png
+    from src.summary import print_summary, spinner
     from src.tracking import close_logger, logger_location, make_logger
 
     run_dir = run_dir_of(cfg)
@@ -84,27 +92,55 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     try:
         method = get_method(cfg.method.entry)
         out: MethodOutput = method(cfg, data, ctx)
+        space = out.embeddings if out.embeddings is not None else data.features()
+        with timer("internal"):
+            internal = internal_measures(
+                space, out.labels, k, cfg.seed, int(cfg.get("silhouette_points", 10_000))
+            )
         metrics = evaluate(data.y, out.labels) if data.y is not None else {}
-        metrics["n_nonempty_clusters"] = int(len(np.unique(out.labels)))
+        metrics["n_nonempty_clusters"] = internal["n_nonempty_clusters"]
+        if internal["silhouette"] is not None:
+            metrics["silhouette"] = internal["silhouette"]
         ctx.log({f"final/{m}": v for m, v in metrics.items()})
-        figures = {}
-        if cfg.plots:
+        title = f"{method_name} on {data.name}, seed {cfg.seed}"
+        preprocess_params = data.meta.get("preprocess_params")
+        if out.model_path:
+            complete_checkpoint(
+                out.model_path,
+                {
+                    "method": method_name,
+                    "config": OmegaConf.to_container(cfg, resolve=True),
+                    "preprocess": preprocess_params,
+                    "input_shape": list(data.x.shape[1:]),
+                    "n_clusters": k,
+                },
+            )
+        outputs = {"results": str(run_dir / "result.json")}
+        if out.model_path:
+            outputs["model"] = str(out.model_path)
+        with timer("export"):
+            outputs.update(
+                export_run(
+                    cfg,
+                    data,
+                    out.labels,
+                    space,
+                    out.soft,
+                    run_dir,
+                    title,
+                    lambda msg: spinner(msg, bool(cfg.get("progress_bar", True))),
+                )
+            )
+        if cfg.plots and data.y is not None:
             with timer("plots"):
-                title = f"{method_name} on {data.name}, seed {cfg.seed}"
-                if data.y is not None:
-                    figures["confusion"] = str(
-                        confusion_png(data.y, out.labels, run_dir / "confusion.png", title)
-                    )
-                if out.embeddings is not None:
-                    figures["embedding"] = str(
-                        embedding_png(
-                            out.embeddings,
-                            out.labels,
-                            run_dir / "embedding_2d.png",
-                            title,
-                            cfg.seed,
-                        )
-                    )
+                outputs["confusion"] = str(
+                    confusion_png(data.y, out.labels, run_dir / "confusion.png", title)
+                )
+        figures = {
+            fig: outputs[key]
+            for fig, key in (("confusion", "confusion"), ("embedding", "embedding_2d"))
+            if key in outputs
+        }
         result = {
             "method": method_name,
             "dataset": data.name,
@@ -112,6 +148,10 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
             "n_clusters": k,
             "seed": int(cfg.seed),
             "metrics": metrics,
+            "metrics_skipped": {}
+            if data.y is not None
+            else {m: "the data have no labels" for m in ("acc", "nmi", "ari")},
+            "internal": internal,
             "extra": out.extra,
             "wall_time_s": {**timer.seconds, "total": time.perf_counter() - started},
             "device": device_name(cfg.trainer.get("accelerator")),
@@ -120,7 +160,9 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
             "command": " ".join(["python -m src.run", *sys.argv[1:]]),
             "environment": environment(),
             "model_path": str(out.model_path) if out.model_path else None,
+            "preprocess": preprocess_summary(preprocess_params) if preprocess_params else None,
             "figures": figures,
+            "outputs": outputs,
             "config": OmegaConf.to_container(cfg, resolve=True),
         }
         atomic_write_json(run_dir / "result.json", result)
@@ -128,12 +170,8 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     finally:
         where_logged = logger_location(logger)
         close_logger(logger, status)
-    print(summary_line(method_name, metrics, data, k, cfg.seed, result["wall_time_s"]["total"]))
-    print(f"results: {run_dir / 'result.json'}")
-    for name, path in figures.items():
-        print(f"plot ({name}): {path}")
-    if where_logged:
-        print(f"logged: {where_logged}")
+    line = summary_line(method_name, result, data, k, cfg.seed)
+    print_summary(result, outputs, line, where_logged)
     return result
 
 

@@ -50,6 +50,7 @@ def test_kmeans_on_digits_end_to_end(cli, tmp_path):
         "dataset=digits",
         "logger=csv",
         "method.n_init=5",
+        "export.projection_points=500",  # t-SNE on 500 points keeps the test fast
         f"hydra.run.dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr
@@ -63,6 +64,8 @@ def test_kmeans_on_digits_end_to_end(cli, tmp_path):
         assert key in result
     assert "ACC " in proc.stdout and "result.json" in proc.stdout
     assert (tmp_path / "confusion.png").stat().st_size > 1000
+    assert (tmp_path / "embedding_2d.png").stat().st_size > 1000
+    assert (tmp_path / "assignments.csv").exists() and (tmp_path / "model.pt").exists()
     assert (tmp_path / "csv_logs" / "metrics.csv").exists()
 
 
@@ -70,6 +73,7 @@ def test_wandb_offline_run_is_written(cli, tmp_path):
     proc = cli(
         "method.n_init=1",
         "logger=wandb",
+        "export.projection=pca",
         f"hydra.run.dir={tmp_path}",
         env={"WANDB_MODE": "offline"},
     )

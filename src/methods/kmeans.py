@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from omegaconf import DictConfig
 from sklearn.cluster import KMeans
 
 from src.data.base import ClusterData
+from src.errors import UserError
+from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
 
 
@@ -19,10 +23,49 @@ def fit_kmeans(
     return labels.astype(np.int64), km.cluster_centers_.astype(np.float32), float(km.inertia_)
 
 
+def nearest_centre(x: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Index of the nearest centre (squared Euclidean, float64) for every row of ``x``.
+
+    The one assignment rule of a k-means model: training and ``predict`` both use it, so the
+    same data get the same clusters.
+    """
+    c = np.asarray(centres, dtype=np.float64)
+    c_sq = np.sum(c**2, axis=1)
+    out = np.empty(len(x), dtype=np.int64)
+    for start in range(0, len(x), chunk):
+        block = np.asarray(x[start : start + chunk], dtype=np.float64)
+        out[start : start + chunk] = np.argmin(c_sq - 2.0 * block @ c.T, axis=1)
+    return out
+
+
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     x = data.features()
     with ctx.timer("kmeans"):
-        labels, centres, inertia = fit_kmeans(
+        _, centres, inertia = fit_kmeans(
             x, ctx.n_clusters, cfg.method.n_init, ctx.seed, cfg.method.max_iter
         )
-    return MethodOutput(labels=labels, embeddings=x, extra={"inertia": inertia})
+        labels = nearest_centre(x, centres)
+    model_path = atomic_torch_save(
+        ctx.run_dir / "model.pt",
+        {
+            "method": "kmeans",
+            "centres": centres,
+            "preprocess": data.meta.get("preprocess_params"),
+            "input_shape": list(data.x.shape[1:]),
+        },
+    )
+    return MethodOutput(
+        labels=labels, embeddings=x, extra={"inertia": inertia}, model_path=model_path
+    )
+
+
+def predict(checkpoint: dict[str, Any], data: ClusterData, device: Any = None) -> MethodOutput:
+    """Nearest saved centre for each sample of (already preprocessed) ``data``."""
+    centres = np.asarray(checkpoint["centres"], dtype=np.float32)
+    x = data.features()
+    if x.shape[1] != centres.shape[1]:
+        raise UserError(
+            f"{data.name} has {x.shape[1]} features per sample but the k-means model was "
+            f"trained on {centres.shape[1]}; give data shaped like the training data"
+        )
+    return MethodOutput(labels=nearest_centre(x, centres), embeddings=x)

@@ -1,0 +1,47 @@
+"""Loading a run's ``model.pt`` and making it self-contained for ``src.predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from src.errors import UserError
+from src.io_utils import atomic_torch_save
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint dict written by a run, on the CPU.
+
+    ``weights_only=False``: checkpoints are local files ``src.run`` wrote (they may hold numpy
+    arrays); do not load checkpoints from sources you do not trust.
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise UserError(
+            f"checkpoint {path} does not exist; give a run directory or model.pt"
+        ) from None
+    except Exception as exc:  # truncated or foreign file
+        raise UserError(
+            f"cannot read checkpoint {path} ({type(exc).__name__}); re-run training"
+        ) from exc
+    if not isinstance(ckpt, dict):
+        raise UserError(f"{path} is not a dcrepro checkpoint (a dict); give a run's model.pt")
+    return ckpt
+
+
+def complete_checkpoint(path: str | Path, extras: dict[str, Any]) -> bool:
+    """Add the ``extras`` keys a checkpoint lacks (config, preprocessing…); True if rewritten.
+
+    Methods save what they learned; the run adds what ``src.predict`` needs to use it alone.
+    """
+    ckpt = load_checkpoint(path)
+    missing = {key: value for key, value in extras.items() if key not in ckpt}
+    if not missing:
+        return False
+    ckpt.update(missing)
+    atomic_torch_save(path, ckpt)
+    return True

@@ -1,0 +1,86 @@
+"""Per-run exports: assignments.csv, embeddings.npy policy, the 2-D view's projection."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from src import plots
+from src.data.base import ClusterData
+from src.errors import UserError
+from src.export import AUTO_SKIP_INPUT_BYTES, embedding_decision, write_assignments, write_npy
+from src.metrics import silhouette
+from src.summary import spinner
+
+
+def test_assignments_with_soft_and_labels(tmp_path):
+    soft = np.array([[0.7, 0.3], [0.1, 0.9], [0.5, 0.5]])
+    path = write_assignments(tmp_path / "a.csv", np.array([0, 1, 0]), soft, np.array([2, 2, 1]))
+    table = pd.read_csv(path)
+    assert list(table.columns) == ["index", "cluster", "confidence", "label"]
+    assert table["index"].tolist() == [0, 1, 2]
+    assert table["cluster"].tolist() == [0, 1, 0]
+    assert table["confidence"].tolist() == [0.7, 0.9, 0.5]
+    assert table["label"].tolist() == [2, 2, 1]
+
+
+def test_assignments_without_soft_or_labels(tmp_path):
+    table = pd.read_csv(write_assignments(tmp_path / "a.csv", np.array([3, 1])))
+    assert list(table.columns) == ["index", "cluster", "confidence"]
+    assert table["confidence"].tolist() == [1.0, 1.0]
+
+
+def test_npy_round_trip_and_no_leftovers(tmp_path):
+    a = np.arange(6, dtype=np.float32).reshape(3, 2)
+    assert np.array_equal(np.load(write_npy(tmp_path / "e.npy", a)), a)
+    assert [p.name for p in tmp_path.iterdir()] == ["e.npy"]
+
+
+def test_embedding_policy():
+    small = ClusterData("s", np.zeros((10, 4)), None)
+    assert embedding_decision(small.features(), small, "auto") == (True, None)
+    n = AUTO_SKIP_INPUT_BYTES // 4 // 16 + 1  # just over the limit as float32 (calloc, cheap)
+    big = ClusterData("b", np.zeros((n, 16), dtype=np.float32), None)
+    write, why = embedding_decision(big.features(), big, "auto")
+    assert not write and "preprocessed input" in why and "export.embeddings=always" in why
+    assert embedding_decision(big.features(), big, "always") == (True, None)
+    assert embedding_decision(big.features()[:10].copy(), big, "auto") == (True, None)
+    assert embedding_decision(small.features(), small, "never")[0] is False
+    with pytest.raises(UserError, match="choose one of: auto, always, never"):
+        embedding_decision(small.features(), small, "sometimes")
+
+
+def test_projection_choice(monkeypatch):
+    monkeypatch.setattr(plots, "umap_available", lambda: False)
+    assert plots.resolve_projection("auto") == "tsne"
+    assert plots.resolve_projection("pca") == "pca"
+    with pytest.raises(UserError, match="pip install umap-learn"):
+        plots.resolve_projection("umap")
+    with pytest.raises(UserError, match="auto, tsne, umap, pca"):
+        plots.resolve_projection("mds")
+    monkeypatch.setattr(plots, "umap_available", lambda: True)
+    assert plots.resolve_projection("auto") == "umap"
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_projection_keeps_blobs_apart(method):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (3, 60))
+    y = np.repeat([0, 1, 2], 50)
+    x = centres[y] + rng.normal(0, 1, (150, 60))
+    index, xy = plots.project_2d(x, seed=0, max_points=120, method=method)
+    assert xy.shape == (120, 2) and len(np.unique(index)) == 120
+    assert silhouette(xy, y[index], seed=0)[0] > 0.6
+
+
+def test_embedding_png_written(tmp_path):
+    rng = np.random.default_rng(0)
+    path = plots.embedding_png(
+        rng.normal(size=(50, 5)), np.arange(50) % 12, tmp_path / "e.png", "t"
+    )
+    assert path.stat().st_size > 1000
+
+
+def test_spinner_is_silent_off_a_terminal(capsys):
+    with spinner("working"):
+        pass
+    assert capsys.readouterr().err == ""
