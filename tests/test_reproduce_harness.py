@@ -59,7 +59,9 @@ def test_smoke_killed_midway_resumes_without_redoing_runs(tmp_path):
     assert list(t2.columns[:11]) == ["table", "dataset", "method", "metric", "paper", "mean",
                                      "std", "best", "n_seeds", "device", "commit"]  # fmt: skip
     assert len(t2) == 3 and set(t2["metric"]) == {"acc", "nmi", "ari"}
-    assert (t2["n_seeds"] == 2).all() and (t2["mean"] > 0.5).all() and (t2["best"] >= t2["mean"]).all()
+    assert (
+        (t2["n_seeds"] == 2).all() and (t2["mean"] > 0.5).all() and (t2["best"] >= t2["mean"]).all()
+    )
     imb = pd.read_csv(out / "tables" / "dec_imbalanced.csv")
     assert sorted(imb["setting"].unique()) == [0.3, 0.9] and len(imb) == 2 * 2
     ks = pd.read_csv(out / "tables" / "dec_nclusters.csv")
@@ -95,6 +97,10 @@ def test_full_profile_plans_and_skips_missing_data_in_one_line_each(tmp_path):
                    env={"DCREPRO_DATA": str(tmp_path / "empty")})  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert any(s.startswith("skip [dec_table2] mnist: MNIST not found") and "make data" in s for s in lines)
-    assert any(s.startswith("skip [dac_table2] cifar10: no conf/dataset/cifar10.yaml") for s in lines)
+    assert any(
+        s.startswith("skip [dec_table2] mnist: MNIST not found") and "make data" in s for s in lines
+    )
+    assert any(
+        s.startswith("skip [dac_table2] cifar10: no conf/dataset/cifar10.yaml") for s in lines
+    )
     assert "Traceback" not in proc.stdout + proc.stderr
