@@ -136,3 +136,22 @@ def test_sweep_and_history_figures(tmp_path):
     fig = history_figure({"dac (seed 0)": run_dir}, tmp_path / "h.png", "DAC")
     assert fig is not None and fig.stat().st_size > 5000
     assert history_figure({"dac": tmp_path}, tmp_path / "none.png", "DAC") is None
+
+
+def test_readme_block_lists_each_table_with_device_and_date(tmp_path):
+    from src.reproduce.readme import BEGIN, END, update_readme
+
+    tables = tmp_path / "outputs" / "tables"
+    tables.mkdir(parents=True)
+    (tables / "dec_table2.md").write_text(
+        "# DEC Tables 2/3\n\n- **device**: NVIDIA H100\n- **date**: 2026-01-01 … 2026-01-02\n"
+        "- **runs**: 40 finished of 40 planned\n- **commit**: abc\n"
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{BEGIN}\nold\n{END}\ntail\n")
+    assert update_readme(readme, tables)
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("tail\n")
+    assert "[DEC Tables 2/3](outputs/tables/dec_table2.md)" in text
+    assert "device NVIDIA H100" in text and "date 2026-01-01 … 2026-01-02" in text
+    assert not update_readme(tmp_path / "outputs" / "tables" / "dec_table2.md", tables)
