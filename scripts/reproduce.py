@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     unique = {r.overrides: r for r in the_plan.runs}  # tables share runs (same overrides)
     pending = [r for r in unique.values() if not store.is_done(list(r.overrides), r.seed)]
     print(
-        f"profile {profile.name}: {len(the_plan.runs)} table rows × seeds, {len(unique)} distinct "
-        f"runs, {len(unique) - len(pending)} already in {store.root}, {len(pending)} to run"
+        f"profile {profile.name}: {len(the_plan.runs)} planned runs ({len(unique)} distinct), "
+        f"{len(unique) - len(pending)} already in {store.root}, {len(pending)} to run"
     )
     if args.dry_run:
         for r in pending:
