@@ -130,8 +130,8 @@ def test_sweep_and_history_figures(tmp_path):
     assert [f.name for f in made] == ["t_mnist.png"] and made[0].stat().st_size > 5000
     run_dir = tmp_path / "dac_run"
     run_dir.mkdir()
-    pd.DataFrame({"step": [0, 100, 200], "lambda": [0, 0.01, 0.02], "u": [0.95, 0.94, 0.93],
-                  "l": [0.455, 0.456, 0.457], "selected_fraction": [0.2, 0.4, 0.6]}
+    pd.DataFrame({"step": [0, 100, 200], "lambda": [0, 0.01, 0.02], "upper": [0.95, 0.94, 0.93],
+                  "lower": [0.455, 0.456, 0.457], "selected_fraction": [0.2, 0.4, 0.6]}
                  ).to_csv(run_dir / "dac_history.csv", index=False)  # fmt: skip
     fig = history_figure({"dac (seed 0)": run_dir}, tmp_path / "h.png", "DAC")
     assert fig is not None and fig.stat().st_size > 5000

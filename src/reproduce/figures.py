@@ -1,7 +1,8 @@
 """Figures of a reproduction: sweep curves, DAC's threshold history, confusion/embedding grids.
 
 DAC runs are expected to write ``dac_history.csv`` in their run directory with columns
-``step, lambda, u, l, selected_fraction`` (more columns are ignored).
+``step, lambda, u, l, selected_fraction`` (``upper``/``lower`` accepted for ``u``/``l``; more
+columns are ignored).
 """
 
 from __future__ import annotations
@@ -78,9 +79,10 @@ def history_figure(run_dirs: dict[str, Path], path: Path, title: str) -> Path | 
     for col, (name, file) in enumerate(found.items()):
         h = pd.read_csv(file)
         top, bottom = axes[0][col], axes[1][col]
-        for c in ("lambda", "u", "l"):
+        h = h.rename(columns={"upper": "u", "lower": "l"})  # DACThresholdStop's names
+        for c, shown in (("lambda", "λ"), ("u", "u(λ)"), ("l", "l(λ)")):
             if c in h:
-                top.plot(h["step"], h[c], label={"lambda": "λ", "u": "u(λ)", "l": "l(λ)"}[c])
+                top.plot(h["step"], h[c], label=shown)
         top.set_title(name, fontsize=9)
         top.legend(fontsize=7)
         top.grid(alpha=0.3)
