@@ -82,12 +82,12 @@ def history_figure(run_dirs: dict[str, Path], path: Path, title: str) -> Path | 
         h = h.rename(columns={"upper": "u", "lower": "l"})  # DACThresholdStop's names
         for c, shown in (("lambda", "λ"), ("u", "u(λ)"), ("l", "l(λ)")):
             if c in h:
-                top.plot(h["step"], h[c], label=shown)
+                top.plot(h["step"], h[c], marker=".", label=shown)
         top.set_title(name, fontsize=9)
         top.legend(fontsize=7)
         top.grid(alpha=0.3)
         if "selected_fraction" in h:
-            bottom.plot(h["step"], h["selected_fraction"], color="C3")
+            bottom.plot(h["step"], h["selected_fraction"], marker=".", color="C3")
         bottom.set_ylabel("selected pairs (fraction)")
         bottom.set_xlabel("step")
         bottom.grid(alpha=0.3)
