@@ -13,7 +13,15 @@ import pytest
 
 from src.reproduce.aggregate import TableResult, markdown, metric_value, run_records, summarise
 from src.reproduce.figures import history_figure, table_figures
-from src.reproduce.spec import PAPER_DIR, TableSpec, load_profile, load_table, paper_numbers, plan
+from src.reproduce.spec import (
+    PAPER_DIR,
+    TableSpec,
+    load_profile,
+    load_table,
+    paper_numbers,
+    plan,
+    run_overrides,
+)
 from src.reproduce.store import Store, canonical, config_key, merge_overrides
 
 
@@ -68,6 +76,11 @@ def test_plan_skips_missing_data_and_methods_and_applies_overrides():
     run = p.runs[0]
     assert "dataset.imbalance=0.3" in run.overrides and "trainer=gpu" in run.overrides
     assert "trainer=cpu" not in run.overrides and run.overrides[-1] == "seed=0"
+    tactics = load_table("dac_table3", profile)
+    assert tactics.sweep["default"] == "argmax"
+    default = run_overrides(tactics, "digits", "dac", "argmax", 0, [])
+    assert not any(o.startswith("method.tactic") for o in default)  # = DAC Table 2's run
+    assert "method.tactic=spectral" in run_overrides(tactics, "digits", "dac", "spectral", 0, [])
     p = plan([spec], [0], [], {"digits": "digits: files missing"})
     assert not p.runs and any("files missing" in why for _, why in p.skipped)
 

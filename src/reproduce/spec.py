@@ -125,7 +125,12 @@ def run_overrides(
 ) -> list[str]:
     """Every Hydra override of one run, in order of precedence (later wins)."""
     sel = spec.overrides
-    sweep = [] if spec.sweep is None else [f"{spec.sweep['key']}={format_value(setting)}"]
+    sweep = []
+    if spec.sweep is not None and not (
+        "default" in spec.sweep and spec.sweep["default"] == setting
+    ):
+        # the sweep's default value needs no override: that run is shared with other tables
+        sweep = [f"{spec.sweep['key']}={format_value(setting)}"]
     return merge_overrides(
         [f"method={method}", f"dataset={dataset}"],
         sel.get("*", []),
