@@ -1,0 +1,8 @@
+"""`make reproduce`: the papers' tables and figures regenerated from configs.
+
+- ``spec``: table specs (``conf/reproduce/*.yaml``), profiles and published numbers → planned runs;
+- ``store``: every run's directory found by a hash of its overrides; finished = has result.json;
+- ``launch``: runs the pending runs (subprocess per run, a batch worker, or a Hydra multirun
+  with the joblib / submitit launcher);
+- ``aggregate`` / ``figures`` / ``readme``: tables (Markdown + CSV), plots, README block.
+"""

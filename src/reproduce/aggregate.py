@@ -1,0 +1,239 @@
+"""Results from the store → one Markdown and one CSV table per paper table.
+
+Each row of a table is a (data set, method, sweep value): mean ± std over every finished seed
+(sample std, ddof = 1) and the best run (the seed with the highest value of the table's first
+metric; every metric of the row is read from that one run), beside the paper's number and its
+verified flag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src.io_utils import atomic_write_text
+from src.reproduce.spec import PaperNumber, Plan, TableSpec, paper_numbers
+from src.reproduce.store import Store
+
+CSV_COLUMNS = [
+    "table", "dataset", "method", "metric", "paper", "mean", "std", "best", "n_seeds", "device",
+    "commit", "setting", "paper_verified",
+]  # fmt: skip
+METRIC_NAMES = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "G": "G"}
+
+
+def metric_value(result: dict, name: str) -> float:
+    """A metric of one run: ``metrics[name]``, ``extra[name]``, or a derived one.
+
+    ``G`` (DEC's generalizability) = ``extra.kl_train / extra.kl_val``.
+    """
+    if name in result.get("metrics", {}):
+        return float(result["metrics"][name])
+    extra = result.get("extra") or {}
+    if name == "G":
+        train, val = extra.get("kl_train"), extra.get("kl_val")
+        if train is None or val is None or val == 0:
+            return math.nan
+        return float(train) / float(val)
+    value = extra.get(name)
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def run_records(spec: TableSpec, plan: Plan, store: Store) -> pd.DataFrame:
+    """One row per planned run of ``spec`` (finished or not), with its metrics."""
+    rows = []
+    for run in plan.runs:
+        if run.table != spec.name:
+            continue
+        result = store.load(list(run.overrides), run.seed)
+        row = {
+            "dataset": run.dataset,
+            "method": run.method,
+            "setting": run.setting,
+            "seed": run.seed,
+            "finished": result is not None,
+            "run_dir": str(store.run_dir(list(run.overrides), run.seed)),
+        }
+        if result is not None:
+            row.update(
+                device=result.get("device", "?"),
+                commit=str(result.get("commit", "?"))[:12],
+                date=result.get("date", ""),
+                wall_s=float((result.get("wall_time_s") or {}).get("total", math.nan)),
+                n_nonempty=result.get("metrics", {}).get("n_nonempty_clusters"),
+                n_clusters=result.get("n_clusters"),
+            )
+            for m in spec.metrics:
+                row[m] = metric_value(result, m)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for m in spec.metrics:
+        if m not in frame:
+            frame[m] = math.nan
+    return frame
+
+
+@dataclass
+class TableResult:
+    spec: TableSpec
+    records: pd.DataFrame  # per run
+    summary: pd.DataFrame  # per (dataset, method, setting, metric): the CSV rows
+
+
+def _joined(values: pd.Series) -> str:
+    return "; ".join(sorted({str(v) for v in values.dropna()}))
+
+
+def summarise(spec: TableSpec, records: pd.DataFrame) -> pd.DataFrame:
+    """The CSV rows: one per (data set, method, setting, metric)."""
+    papers = paper_numbers(spec)
+    rows = []
+    if records.empty:
+        return pd.DataFrame(columns=CSV_COLUMNS)
+    keys = ["dataset", "method", "setting"]
+    order = {k: i for i, k in enumerate(spec.datasets)}
+    grouped = records.assign(setting=records["setting"].astype(object)).groupby(
+        keys, dropna=False, sort=False
+    )
+    primary = spec.metrics[0]
+    for (dataset, method, setting), group in grouped:
+        setting = None if _isnan(setting) else setting
+        done = group[group["finished"]]
+        best = None
+        if not done.empty:
+            ranked = done[primary].astype(float)
+            best = done.loc[ranked.idxmax()] if ranked.notna().any() else done.iloc[0]
+        for m in spec.metrics:
+            values = done[m].astype(float).dropna() if not done.empty else pd.Series(dtype=float)
+            paper: PaperNumber | None = papers.get((dataset, method, m, setting))
+            rows.append(
+                {
+                    "table": spec.name,
+                    "dataset": dataset,
+                    "method": method,
+                    "metric": m,
+                    "paper": paper.value if paper else math.nan,
+                    "mean": values.mean() if len(values) else math.nan,
+                    "std": values.std(ddof=1) if len(values) > 1 else math.nan,
+                    "best": float(best[m]) if best is not None else math.nan,
+                    "n_seeds": int(len(values)),
+                    "device": _joined(done["device"]) if not done.empty else "",
+                    "commit": _joined(done["commit"]) if not done.empty else "",
+                    "setting": setting,
+                    "paper_verified": (paper.verified if paper else None),
+                    "_order": order.get(dataset, 99),
+                    "_planned": len(group),
+                }
+            )
+    out = pd.DataFrame(rows)
+    return out.sort_values("_order", kind="stable").reset_index(drop=True)
+
+
+def _isnan(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt(value: float, digits: int = 4) -> str:
+    return "–" if _isnan(value) else f"{value:.{digits}f}"
+
+
+def fmt_paper(value: float, verified) -> str:
+    if _isnan(value):
+        return ""
+    return f"{value:.4f}" + ("" if verified else " (unverified)")
+
+
+def markdown(result: TableResult, provenance: dict, figures: list[Path], skipped: list[str]) -> str:
+    """A GitHub-readable table per data set, provenance on top, figures and skips below."""
+    spec, summary, records = result.spec, result.summary, result.records
+    lines = [f"# {spec.title}", "", "Generated by `make reproduce`; do not edit by hand.", ""]
+    for key, value in provenance.items():
+        lines.append(f"- **{key}**: {value}")
+    lines += [
+        "",
+        "Cells: mean ± std over the finished seeds (sample std) · the best run (highest "
+        f"{METRIC_NAMES.get(spec.metrics[0], spec.metrics[0])}; all of a row's 'best' values come "
+        "from that run) · the paper's number (marked when not verified against a primary copy). "
+        "n: finished seeds / planned.",
+        "",
+    ]
+    if summary.empty:
+        lines += ["No runs of this table were planned.", ""]
+    label = spec.sweep["label"] if spec.sweep else None
+    for dataset in dict.fromkeys(summary["dataset"]) if not summary.empty else []:
+        part = summary[summary["dataset"] == dataset]
+        lines += [f"## {dataset}", ""]
+        header = ([label] if label else []) + ["method"]
+        for m in spec.metrics:
+            name = METRIC_NAMES.get(m, m)
+            header += [f"{name} mean ± std", f"{name} best", f"{name} paper"]
+        header.append("n")
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for (method, setting), row in part.groupby(["method", "setting"], dropna=False, sort=False):
+            cells = ([str(setting)] if label else []) + [str(method)]
+            by_metric = row.set_index("metric")
+            for m in spec.metrics:
+                r = by_metric.loc[m]
+                spread = fmt(r["mean"]) + ("" if _isnan(r["std"]) else f" ± {fmt(r['std'])}")
+                cells += [spread, fmt(r["best"]), fmt_paper(r["paper"], r["paper_verified"])]
+            cells.append(f"{int(row['n_seeds'].iloc[0])}/{int(row['_planned'].iloc[0])}")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        if "n_nonempty" in records and records["finished"].any():
+            done = records[(records["dataset"] == dataset) & records["finished"]]
+            short = done[done["n_nonempty"] < done["n_clusters"]]
+            for _, r in short.iterrows():
+                lines.append(
+                    f"- {r['method']} seed {r['seed']}: {int(r['n_nonempty'])} of "
+                    f"{int(r['n_clusters'])} clusters non-empty"
+                )
+            if len(short):
+                lines.append("")
+    if figures:
+        lines += ["## Figures", ""]
+        lines += [f"![{p.stem}](../figures/{p.name})" for p in figures]
+        lines.append("")
+    if skipped:
+        lines += ["## Skipped", ""] + [f"- {s}" for s in skipped] + [""]
+    return "\n".join(lines)
+
+
+def provenance(records: pd.DataFrame, command: str, seeds: list[int], invocation_s: float) -> dict:
+    done = records[records["finished"]] if not records.empty else records
+    if done.empty:
+        return {"command": f"`{command}`", "runs": "none finished yet", "seeds": _seeds(seeds)}
+    wall = float(np.nansum(done["wall_s"]))
+    return {
+        "command": f"`{command}`",
+        "commit": _joined(done["commit"]),
+        "device": _joined(done["device"]),
+        "date": f"{done['date'].min()} … {done['date'].max()}",
+        "seeds": _seeds(seeds),
+        "runs": f"{len(done)} finished of {len(records)} planned",
+        "wall time": f"{_duration(wall)} summed over runs; this invocation {_duration(invocation_s)}",
+    }
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _seeds(seeds: list[int]) -> str:
+    return ", ".join(str(s) for s in seeds)
+
+
+def write_table(result: TableResult, out_dir: Path, md: str) -> tuple[Path, Path]:
+    tables = out_dir / "tables"
+    csv_path, md_path = tables / f"{result.spec.name}.csv", tables / f"{result.spec.name}.md"
+    frame = result.summary.reindex(columns=CSV_COLUMNS)
+    atomic_write_text(csv_path, frame.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(md_path, md)
+    return md_path, csv_path

@@ -1,0 +1,177 @@
+"""Figures of a reproduction: sweep curves, DAC's threshold history, confusion/embedding grids.
+
+DAC runs are expected to write ``dac_history.csv`` in their run directory with columns
+``step, lambda, u, l, selected_fraction`` (``upper``/``lower`` accepted for ``u``/``l``; more
+columns are ignored).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from src.io_utils import atomic_write  # noqa: E402
+from src.reproduce.aggregate import METRIC_NAMES, TableResult  # noqa: E402
+
+HISTORY_FILE = "dac_history.csv"
+HISTORY_COLUMNS = ("step", "lambda", "u", "l", "selected_fraction")
+
+
+def _save(fig, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def sweep_figure(result: TableResult, dataset: str, path: Path) -> Path | None:
+    """One panel per metric with data: mean ± std against the sweep value, per method;
+    the paper's numbers as hollow markers."""
+    spec, summary = result.spec, result.summary
+    part = summary[(summary["dataset"] == dataset) & (summary["n_seeds"] > 0)]
+    metrics = [m for m in spec.metrics if part[part["metric"] == m]["mean"].notna().any()]
+    if not metrics:
+        return None
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6), squeeze=False)
+    for ax, m in zip(axes[0], metrics, strict=True):
+        rows = summary[(summary["dataset"] == dataset) & (summary["metric"] == m)]
+        for i, (method, g) in enumerate(rows.groupby("method", sort=False)):
+            g = g.sort_values("setting")
+            colour = f"C{i}"
+            ok = g["mean"].notna()
+            if ok.any():
+                ax.errorbar(
+                    g["setting"][ok].astype(float),
+                    g["mean"][ok],
+                    yerr=g["std"][ok].fillna(0.0),
+                    marker="o",
+                    ms=4,
+                    capsize=2,
+                    color=colour,
+                    label=method,
+                )
+            pk = g["paper"].notna()
+            if pk.any():
+                ax.plot(
+                    g["setting"][pk].astype(float), g["paper"][pk], ls="--", marker="o",
+                    mfc="none", color=colour, label=f"{method} (paper)",
+                )  # fmt: skip
+        ax.set_xlabel(spec.sweep["label"] if spec.sweep else "")
+        ax.set_ylabel(METRIC_NAMES.get(m, m))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{spec.title} — {dataset}", fontsize=9)
+    return _save(fig, path)
+
+
+def history_figure(run_dirs: dict[str, Path], path: Path, title: str) -> Path | None:
+    """λ, u(λ), l(λ) and the selected-pair fraction over training, one column per run."""
+    found = {k: d / HISTORY_FILE for k, d in run_dirs.items() if (d / HISTORY_FILE).is_file()}
+    if not found:
+        return None
+    fig, axes = plt.subplots(2, len(found), figsize=(4.6 * len(found), 6), squeeze=False)
+    for col, (name, file) in enumerate(found.items()):
+        h = pd.read_csv(file)
+        top, bottom = axes[0][col], axes[1][col]
+        h = h.rename(columns={"upper": "u", "lower": "l"})  # DACThresholdStop's names
+        for c, shown in (("lambda", "λ"), ("u", "u(λ)"), ("l", "l(λ)")):
+            if c in h:
+                top.plot(h["step"], h[c], marker=".", label=shown)
+        top.set_title(name, fontsize=9)
+        top.legend(fontsize=7)
+        top.grid(alpha=0.3)
+        if "selected_fraction" in h:
+            bottom.plot(h["step"], h["selected_fraction"], marker=".", color="C3")
+        bottom.set_ylabel("selected pairs (fraction)")
+        bottom.set_xlabel("step")
+        bottom.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def grid_figure(images: dict[str, Path], path: Path, title: str) -> Path | None:
+    """The runs' own PNGs (confusion.png, embedding_2d.png) side by side."""
+    found = {k: p for k, p in images.items() if p.is_file()}
+    if not found:
+        return None
+    cols = min(len(found), 3)
+    rows = math.ceil(len(found) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.6 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, p) in zip(axes.flat, found.items(), strict=False):
+        ax.imshow(mpimg.imread(p))
+        ax.set_title(name, fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def best_run_dirs(result: TableResult, dataset: str) -> dict[str, Path]:
+    """Per method (and sweep value), the run directory of the best finished seed."""
+    rec = result.records
+    if rec.empty:
+        return {}
+    primary = result.spec.metrics[0]
+    done = rec[(rec["dataset"] == dataset) & rec["finished"]]
+    out = {}
+    for (method, setting), g in done.groupby(["method", "setting"], dropna=False, sort=False):
+        ranked = g[primary].astype(float)
+        best = g.loc[ranked.idxmax()] if ranked.notna().any() else g.iloc[0]
+        name = method if _none(setting) else f"{method} {result.spec.sweep['label']}={setting}"
+        out[f"{name} (seed {best['seed']})"] = Path(best["run_dir"])
+    return out
+
+
+def _none(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def dataset_figures(result: TableResult, dataset: str, figdir: Path) -> list[Path]:
+    """The figures the table's spec asks for (``figures:``), for one data set."""
+    spec = result.spec
+    stem = f"{spec.name}_{dataset}"
+    best = best_run_dirs(result, dataset)
+    made: list[Path | None] = []
+    if "sweep" in spec.figures:
+        made.append(sweep_figure(result, dataset, figdir / f"{stem}.png"))
+    if "confusion" in spec.figures:
+        made.append(
+            grid_figure(
+                {k: d / "confusion.png" for k, d in best.items()},
+                figdir / f"{stem}_confusion.png",
+                f"{spec.title}: confusion matrices on {dataset} (best seed per row)",
+            )
+        )
+    if "embedding" in spec.figures:
+        made.append(
+            grid_figure(
+                {k: d / "embedding_2d.png" for k, d in best.items()},
+                figdir / f"{stem}_embedding.png",
+                f"{spec.title}: 2-D view of each embedding on {dataset}, coloured by cluster",
+            )
+        )
+    if "dac_history" in spec.figures:
+        made.append(
+            history_figure(
+                {k: d for k, d in best.items() if k.startswith("dac")},
+                figdir / f"{stem}_dac_history.png",
+                f"DAC on {dataset}: λ, u(λ), l(λ) and selected pairs over training",
+            )
+        )
+    return [p for p in made if p is not None]
+
+
+def table_figures(result: TableResult, out_dir: Path) -> list[Path]:
+    """Every figure of a table, for each of its data sets with planned runs."""
+    if result.summary.empty:
+        return []
+    made: list[Path] = []
+    for dataset in dict.fromkeys(result.summary["dataset"]):
+        made += dataset_figures(result, dataset, out_dir / "figures")
+    return made
