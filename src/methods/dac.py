@@ -28,7 +28,8 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     net = build_convnet(cfg.arch, images.shape[1:], k)
     module = DACModule(net, to_device(images, device), m)
     stop = DACThresholdStop(ctx.run_dir / "dac_history.csv")
-    max_steps = module.max_epochs * module.training_steps_per_epoch()
+    # manual optimisation: Lightning's global_step counts optimiser steps
+    max_steps = module.max_epochs * module.steps_per_epoch()
     trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
     with ctx.timer("train"):
         trainer.fit(module)

@@ -181,7 +181,7 @@ class DACModule(L.LightningModule):
 
     def training_steps_per_epoch(self) -> int:
         """``training_step`` calls per epoch (each runs ``inner_steps`` optimisation steps)."""
-        return max(self.steps_per_epoch() // self.inner_steps, 1)
+        return max(-(-self.steps_per_epoch() // self.inner_steps), 1)
 
     def train_dataloader(self):
         from torch.utils.data import DataLoader
