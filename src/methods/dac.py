@@ -1,0 +1,101 @@
+"""DAC and DAC* (Chang et al., ICCV 2017): ``method=dac`` / ``method=dac_star``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from src.data.base import ClusterData
+from src.io_utils import atomic_torch_save
+from src.methods.base import MethodOutput, RunContext
+from src.methods.tactics import cluster_features, nearest_centroid
+from src.models.convnets import build_convnet
+from src.training import make_trainer, resolve_device, to_device
+
+
+def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
+    """Train the ConvNet with adaptive pair selection until u(λ) ≤ l(λ), then cluster."""
+    from src.callbacks.dac import DACThresholdStop
+    from src.modules.dac import DACModule, predict_features
+
+    m = cfg.method
+    k = ctx.n_clusters
+    images = data.images()
+    device = resolve_device(cfg.trainer)
+    net = build_convnet(cfg.arch, images.shape[1:], k)
+    module = DACModule(net, to_device(images, device), m)
+    stop = DACThresholdStop(ctx.run_dir / "dac_history.csv")
+    # manual optimisation: Lightning's global_step counts optimiser steps
+    max_steps = module.max_epochs * module.steps_per_epoch()
+    trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
+    with ctx.timer("train"):
+        trainer.fit(module)
+    with ctx.timer("predict"):
+        net = module.net.to(device)
+        probs, feats = predict_features(net, module.x, int(m.eval_batch_size))
+        feats_np = feats.cpu().numpy()
+    with ctx.timer("tactic"):
+        labels, centroids = cluster_features(
+            feats_np,
+            k,
+            str(m.tactic),
+            ctx.seed,
+            int(m.tactic_subsample),
+            int(m.tactic_n_init),
+        )
+    argmax_labels = feats_np.argmax(1)
+    checkpoint = {
+        "method": m.name,
+        "state_dict": {k_: v.cpu() for k_, v in net.state_dict().items()},
+        "arch": OmegaConf.to_container(cfg.arch, resolve=True),
+        "image_shape": list(images.shape[1:]),
+        "n_clusters": k,
+        "tactic": str(m.tactic),
+        "centroids": centroids,
+        "eval_batch_size": int(m.eval_batch_size),
+    }
+    model_path = atomic_torch_save(ctx.run_dir / "model.pt", checkpoint)
+    last = stop.history[-1] if stop.history else {}
+    extra: dict[str, Any] = {
+        "epochs": module.epochs_done,
+        "steps": int(trainer.global_step),
+        "stopped_by": stop.stopped_by or "max_steps",
+        "final_lambda": last.get("lambda"),
+        "final_upper": last.get("upper"),
+        "final_lower": last.get("lower"),
+        "final_selected_fraction": last.get("selected_fraction"),
+        "tactic": str(m.tactic),
+        "argmax_nonempty_clusters": int(len(np.unique(argmax_labels))),
+        "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
+        "history_csv": str(ctx.run_dir / "dac_history.csv"),
+    }
+    return MethodOutput(
+        labels=labels,
+        embeddings=feats_np,
+        soft=probs.cpu().numpy(),
+        extra=extra,
+        model_path=model_path,
+    )
+
+
+def predict(checkpoint: dict, data: ClusterData, device: torch.device | str) -> MethodOutput:
+    """Cluster new images with a trained DAC model (argmax, or nearest tactic centroid)."""
+    from src.modules.dac import predict_features
+
+    arch = OmegaConf.create(checkpoint["arch"])
+    images = data.images()
+    net = build_convnet(arch, checkpoint["image_shape"], int(checkpoint["n_clusters"]))
+    net.load_state_dict(checkpoint["state_dict"])
+    device = torch.device(device)
+    net.to(device)
+    probs, feats = predict_features(net, to_device(images, device), checkpoint["eval_batch_size"])
+    feats_np = feats.cpu().numpy()
+    centroids = checkpoint.get("centroids")
+    if checkpoint.get("tactic", "argmax") == "argmax" or centroids is None:
+        labels = feats_np.argmax(1).astype(np.int64)
+    else:
+        labels = nearest_centroid(feats_np, np.asarray(centroids, dtype=np.float32))
+    return MethodOutput(labels=labels, embeddings=feats_np, soft=probs.cpu().numpy())

@@ -1,0 +1,1 @@
+"""Network architectures (``conf/arch/*.yaml``)."""
