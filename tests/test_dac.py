@@ -201,6 +201,10 @@ def test_dac_on_digits_end_to_end(cli, tmp_path):
     assert result["extra"]["stopped_by"] == "u<=l"
     assert result["extra"]["epochs"] == 10  # λ_e = 0.0495·e reaches 0.45 at e = 10
     assert result["metrics"]["acc"] > FLOOR_ACC and result["metrics"]["nmi"] > FLOOR_NMI
+    tactics = result["extra"]["tactics"]  # Table 3, scored on the same trained network
+    assert set(tactics) == {"argmax", "kmeans", "spectral", "agglomerative"}
+    assert tactics["argmax"]["acc"] == pytest.approx(result["metrics"]["acc"])
+    assert all(0.0 < t["nmi"] <= 1.0 for t in tactics.values())
     history = (tmp_path / "dac_history.csv").read_text().splitlines()
     assert len(history) == 11
     # the saved model predicts the same clusters through the predict() entry point

@@ -77,10 +77,13 @@ def test_plan_skips_missing_data_and_methods_and_applies_overrides():
     assert "dataset.imbalance=0.3" in run.overrides and "trainer=gpu" in run.overrides
     assert "trainer=cpu" not in run.overrides and run.overrides[-1] == "seed=0"
     tactics = load_table("dac_table3", profile)
-    assert tactics.sweep["default"] == "argmax"
-    default = run_overrides(tactics, "digits", "dac", "argmax", 0, [])
-    assert not any(o.startswith("method.tactic") for o in default)  # = DAC Table 2's run
-    assert "method.tactic=spectral" in run_overrides(tactics, "digits", "dac", "spectral", 0, [])
+    assert tactics.sweep["from_extra"] == "tactics"
+    # every tactic is read from DAC Table 2's run: no tactic override, one run per seed
+    for tactic in ("argmax", "spectral"):
+        overrides = run_overrides(tactics, "digits", "dac", tactic, 0, [])
+        assert not any(o.startswith("method.tactic") for o in overrides)
+    p3 = plan([tactics], [0], [], {"digits": None})
+    assert len({r.overrides for r in p3.runs}) == 1 and len(p3.runs) == 4
     p = plan([spec], [0], [], {"digits": "digits: files missing"})
     assert not p.runs and any("files missing" in why for _, why in p.skipped)
 
@@ -122,6 +125,12 @@ def test_summary_mean_std_best_run_and_paper(tmp_path):
     assert not summary.loc["acc", "paper_verified"] and math.isnan(summary.loc["nmi", "paper"])
     md = markdown(TableResult(spec, records, summarise(spec, records)), {"device": "x"}, [], [])
     assert "| kmeans | 0.6000 ± 0.1000 | 0.7000 | 0.5349 (unverified) |" in md and "| 3/4 |" in md
+
+
+def test_tactic_metrics_read_from_one_run():
+    result = _result(0.5, 0.5, tactics={"kmeans": {"acc": 0.7, "nmi": 0.6}})
+    assert metric_value(result, "acc", "tactics", "kmeans") == pytest.approx(0.7)
+    assert math.isnan(metric_value(result, "acc", "tactics", "spectral"))
 
 
 def test_generalizability_from_dec_kl_losses():

@@ -26,11 +26,17 @@ CSV_COLUMNS = [
 METRIC_NAMES = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "G": "G"}
 
 
-def metric_value(result: dict, name: str) -> float:
+def metric_value(result: dict, name: str, from_extra: str | None = None, setting=None) -> float:
     """A metric of one run: ``metrics[name]``, ``extra[name]``, or a derived one.
 
-    ``G`` (DEC's generalizability) = ``extra.kl_train / extra.kl_val``.
+    ``G`` (DEC's generalizability) = ``extra.kl_train / extra.kl_val``. With ``from_extra``
+    (a sweep read out of one run, e.g. DAC's tactics) it is
+    ``extra[from_extra][setting][name]``.
     """
+    if from_extra is not None:
+        per_setting = (result.get("extra") or {}).get(from_extra) or {}
+        value = (per_setting.get(str(setting)) or {}).get(name)
+        return float(value) if isinstance(value, (int, float)) else math.nan
     if name in result.get("metrics", {}):
         return float(result["metrics"][name])
     extra = result.get("extra") or {}
@@ -67,8 +73,9 @@ def run_records(spec: TableSpec, plan: Plan, store: Store) -> pd.DataFrame:
                 n_nonempty=result.get("metrics", {}).get("n_nonempty_clusters"),
                 n_clusters=result.get("n_clusters"),
             )
+            from_extra = (spec.sweep or {}).get("from_extra")
             for m in spec.metrics:
-                row[m] = metric_value(result, m)
+                row[m] = metric_value(result, m, from_extra, run.setting)
         rows.append(row)
     frame = pd.DataFrame(rows)
     for m in spec.metrics:

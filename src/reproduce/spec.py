@@ -126,10 +126,13 @@ def run_overrides(
     """Every Hydra override of one run, in order of precedence (later wins)."""
     sel = spec.overrides
     sweep = []
-    if spec.sweep is not None and not (
-        "default" in spec.sweep and spec.sweep["default"] == setting
+    if (
+        spec.sweep is not None
+        and not spec.sweep.get("from_extra")
+        and not ("default" in spec.sweep and spec.sweep["default"] == setting)
     ):
-        # the sweep's default value needs no override: that run is shared with other tables
+        # the sweep's default value needs no override: that run is shared with other tables;
+        # a `from_extra` sweep is read out of one run's result.json (no run per value)
         sweep = [f"{spec.sweep['key']}={format_value(setting)}"]
     return merge_overrides(
         [f"method={method}", f"dataset={dataset}"],
