@@ -101,6 +101,8 @@ def test_full_profile_plans_and_skips_missing_data_in_one_line_each(tmp_path):
         s.startswith("skip [dec_table2] mnist: MNIST not found") and "make data" in s for s in lines
     )
     assert any(
-        s.startswith("skip [dac_table2] cifar10: no conf/dataset/cifar10.yaml") for s in lines
+        s.startswith("skip [dac_table2] cifar10: CIFAR-10 not found") and "data_batch_1" in s
+        for s in lines
     )
+    assert any(s.startswith("skip [dec_table2] stl10_hog: no conf/dataset") for s in lines)
     assert "Traceback" not in proc.stdout + proc.stderr
