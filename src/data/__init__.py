@@ -1,0 +1,43 @@
+"""Data sets: one registry (``conf/dataset/*.yaml``), each loader returning ``ClusterData``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from src.config_groups import check_choice
+from src.data.base import ClusterData, imbalance, subsample
+from src.data.preprocess import preprocess
+from src.errors import UserError
+
+__all__ = ["ClusterData", "load_dataset", "build_data"]
+
+
+def load_dataset(dataset_cfg: DictConfig, root: str | Path) -> ClusterData:
+    """Run the loader a dataset config names (its ``loader._target_``)."""
+    if complaint := check_choice("dataset", str(dataset_cfg.name)):
+        raise UserError(complaint)
+    try:
+        data = instantiate(dataset_cfg.loader, root=str(root))
+    except InstantiationException as exc:  # surface the loader's own UserError unwrapped
+        if isinstance(exc.__cause__, UserError):
+            raise exc.__cause__ from None
+        raise
+    if not isinstance(data, ClusterData):
+        raise TypeError(f"loader of {dataset_cfg.name} returned {type(data).__name__}")
+    return data
+
+
+def build_data(cfg: DictConfig) -> ClusterData:
+    """Load, subsample and preprocess the data set a run's config asks for."""
+    ds = cfg.dataset
+    data = load_dataset(ds, cfg.data_root)
+    data = imbalance(data, ds.get("imbalance"), cfg.seed)
+    data = subsample(data, ds.get("subset"), cfg.seed)
+    data = preprocess(data, cfg.preprocess, ds.get("dec_scale"))
+    if len(data) == 0:
+        raise UserError(f"{ds.name}: no samples left after subsampling")
+    return data
