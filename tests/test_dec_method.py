@@ -106,20 +106,30 @@ def test_predict_reproduces_run_labels(tmp_path):
 
 
 def test_dec_on_digits_quick_schedule_cli(cli, tmp_path):
-    """The default run (DEC, digits, quick schedule) on CPU, with a quality floor.
+    """The default run (DEC on digits, quick schedule) on CPU, shortened to fit the test budget
+    (500 iterations per greedy layer, 200 of fine-tuning, 300 KL iterations), with a floor.
 
-    Measured (1 thread, shared CPU): ACC 0.716 (seed 0), 0.756 (seed 1); AE+k-means before the
-    KL phase 0.691 / 0.758. The floor sits below the worse seed.
+    Measured with exactly these settings (1 thread, shared 2-core CPU, ~62 s per run):
+    seed 0 ACC 0.714 / NMI 0.680, seed 1 ACC 0.709 / NMI 0.692 (AE+k-means 0.686 / 0.664).
+    The full quick schedule (`make run`) gives ACC 0.716 (seed 0) and 0.756 (seed 1).
     """
     proc = cli(
-        "logger=csv", "plots=false", f"cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path}"
+        "logger=csv",
+        "plots=false",
+        "progress_bar=false",
+        "pretrain.layerwise_iters=500",
+        "pretrain.finetune_iters=200",
+        "dataset.dec_max_iter=300",
+        f"cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path}",
+        env={"OMP_NUM_THREADS": "1"},  # oversubscribed threads are ~3x slower on a busy CI box
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["method"] == "dec" and result["config"]["pretrain"]["name"] == "quick"
     assert result["metrics"]["acc"] >= 0.65, result["metrics"]
-    assert result["metrics"]["nmi"] >= 0.65
-    assert result["extra"]["dec_target_updates"] >= 2
+    assert result["metrics"]["nmi"] >= 0.6, result["metrics"]
+    assert result["extra"]["dec_target_updates"] >= 2  # T = 20: up to 15 in 300 iterations
     assert np.isfinite(result["extra"]["dec_last_label_change"])
     assert Path(result["model_path"]).exists()
     log = (tmp_path / "csv_logs" / "metrics.csv").read_text()
