@@ -31,7 +31,9 @@ def test_sae_shapes_init_and_linear_ends():
     assert [layer.out_features for layer in sae.decoder] == [2000, 500, 500, 784]
     w = sae.encoder[2].weight.detach()
     assert abs(float(w.std()) - 0.01) < 5e-4 and abs(float(w.mean())) < 5e-4
-    assert all(float(layer.bias.detach().abs().max()) == 0 for layer in [*sae.encoder, *sae.decoder])
+    assert all(
+        float(layer.bias.detach().abs().max()) == 0 for layer in [*sae.encoder, *sae.decoder]
+    )
     net, x = tiny(), torch.randn(8, 6)
     h = F.relu(net.encoder[1](F.relu(net.encoder[0](x))))
     torch.testing.assert_close(net.encode(x), net.encoder[2](h))  # embedding: no ReLU
@@ -58,7 +60,7 @@ def test_inner_layer_input_dropout_and_relu_reconstruction():
     hidden = F.relu(net.encoder[1](h))
     expected = F.mse_loss(F.relu(net.decoder[1](hidden)), h)
     torch.testing.assert_close(stage_loss(net, h, 1, 0.0, 0.0, "mean"), expected)
-    assert float(expected) == pytest.approx(float(h.pow(2).mean()))  # the ReLU clipped it
+    assert float(expected.detach()) == pytest.approx(float(h.pow(2).mean()))  # ReLU clipped it
     # input corrupted for i > 0: p=1 zeroes it (zero biases → zero recon)
     torch.testing.assert_close(stage_loss(net, h, 1, 1.0, 0.0, "mean"), h.pow(2).mean())
 
