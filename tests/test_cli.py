@@ -71,6 +71,7 @@ def test_kmeans_on_digits_end_to_end(cli, tmp_path):
 
 def test_wandb_offline_run_is_written(cli, tmp_path):
     proc = cli(
+        "method=kmeans",
         "method.n_init=1",
         "logger=wandb",
         "export.projection=pca",

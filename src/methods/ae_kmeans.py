@@ -1,0 +1,62 @@
+"""``method=ae_kmeans``: k-means on the pretrained SAE's embedding (DEC's AE+k-means row)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from src.data.base import ClusterData
+from src.fast import apply_tf32, batched, resolve_fast
+from src.io_utils import atomic_torch_save
+from src.methods.base import MethodOutput, RunContext
+from src.methods.dec import load_encoder
+from src.methods.kmeans import fit_kmeans
+from src.pretrained import pretrained_sae
+from src.training import resolve_device, to_device
+
+
+def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
+    device = resolve_device(cfg.trainer)
+    fast = resolve_fast(cfg.get("fast"), device)
+    apply_tf32(fast)
+    x = to_device(data.features(), device)
+    pre = pretrained_sae(cfg, data, x, ctx, fast)
+    with ctx.timer("kmeans"):
+        z = batched(pre.sae.encode, x, fast.eval_batch_size).cpu().numpy()
+        labels, centres, inertia = fit_kmeans(
+            z, ctx.n_clusters, int(cfg.method.n_init), ctx.seed, int(cfg.method.max_iter)
+        )
+    state = {
+        "method": cfg.method.name,
+        "arch": pre.sae.arch(),
+        "encoder": {k: v.detach().cpu() for k, v in pre.sae.encoder.state_dict().items()},
+        "centroids": torch.from_numpy(centres),
+        "preprocess": data.meta.get("preprocess"),
+        "pretrained_sae": str(pre.path),
+    }
+    model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)
+    return MethodOutput(
+        labels=labels,
+        embeddings=z,
+        extra={
+            "inertia": inertia,
+            "pretrain_cache_hit": pre.cache_hit,
+            "pretrain_checkpoint": str(pre.path),
+        },
+        model_path=model_path,
+    )
+
+
+def predict(
+    checkpoint: dict, data: ClusterData, device: torch.device | str = "cpu"
+) -> MethodOutput:
+    """Nearest k-means centre in the saved encoder's embedding."""
+    sae = load_encoder(checkpoint, device)
+    x = to_device(data.features(), torch.device(device))
+    with torch.no_grad():
+        z = batched(sae.encode, x, 4096)
+        dist = torch.cdist(z, checkpoint["centroids"].to(device))
+    return MethodOutput(
+        labels=dist.argmin(dim=1).cpu().numpy().astype(np.int64), embeddings=z.cpu().numpy()
+    )

@@ -1,0 +1,82 @@
+"""DEC's stacked autoencoder: d-500-500-2000-10 encoder and the mirrored decoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from torch.nn import functional as F
+
+
+class SAE(nn.Module):
+    """Encoder ``d → h1 → … → e`` and decoder ``e → … → h1 → d`` of linear layers.
+
+    ReLU follows every layer except the embedding (last encoder layer) and the reconstruction
+    (last decoder layer), which are linear. ``encoder[i]`` and ``decoder[L-1-i]`` form the
+    one-hidden-layer denoising autoencoder of greedy layer ``i``.
+    """
+
+    def __init__(
+        self, in_dim: int, hidden_dims: Sequence[int], embedding_dim: int, init_std: float = 0.01
+    ) -> None:
+        super().__init__()
+        dims = [int(in_dim), *map(int, hidden_dims), int(embedding_dim)]
+        self.dims = dims
+        self.encoder = nn.ModuleList(
+            nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True)
+        )
+        rev = dims[::-1]
+        self.decoder = nn.ModuleList(
+            nn.Linear(a, b) for a, b in zip(rev[:-1], rev[1:], strict=True)
+        )
+        for layer in [*self.encoder, *self.decoder]:
+            nn.init.normal_(layer.weight, 0.0, init_std)
+            nn.init.zeros_(layer.bias)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.encoder)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The embedding z = f(x) (linear last layer)."""
+        for i, layer in enumerate(self.encoder):
+            x = layer(x)
+            if i < self.n_layers - 1:
+                x = F.relu(x)
+        return x
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The reconstruction (linear last layer)."""
+        for i, layer in enumerate(self.decoder):
+            z = layer(z)
+            if i < self.n_layers - 1:
+                z = F.relu(z)
+        return z
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def encode_below(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """Output of encoder layers ``0 … layer-1`` (after their ReLU): greedy layer's input."""
+        for i in range(layer):
+            x = F.relu(self.encoder[i](x))
+        return x
+
+    def arch(self) -> dict:
+        """What ``from_arch`` needs to rebuild this network (stored in checkpoints)."""
+        return {
+            "in_dim": self.dims[0],
+            "hidden_dims": self.dims[1:-1],
+            "embedding_dim": self.dims[-1],
+        }
+
+    @classmethod
+    def from_arch(cls, arch: dict, init_std: float = 0.01) -> SAE:
+        return cls(arch["in_dim"], arch["hidden_dims"], arch["embedding_dim"], init_std)
+
+
+def build_sae(in_dim: int, arch_cfg: DictConfig) -> SAE:
+    """The SAE ``conf/arch/sae.yaml`` describes, for inputs of dimension ``in_dim``."""
+    return SAE(in_dim, list(arch_cfg.hidden_dims), arch_cfg.embedding_dim, arch_cfg.init_std)
