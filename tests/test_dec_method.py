@@ -134,3 +134,29 @@ def test_dec_on_digits_quick_schedule_cli(cli, tmp_path):
     assert Path(result["model_path"]).exists()
     log = (tmp_path / "csv_logs" / "metrics.csv").read_text()
     assert "dec/label_change" in log and "dec/acc" in log and "pretrain/layer2/loss" in log
+
+
+def test_validation_split_reports_generalizability_and_labels_every_sample(tmp_path):
+    import pytest
+
+    from src.data.digits import load_digits
+    from src.errors import UserError
+    from src.methods.dec import split_validation
+
+    data = load_digits()
+    fit, val = split_validation(data, 0.1, seed=3)
+    assert len(val) == 180 and len(fit) == len(data) - 180
+    np.testing.assert_array_equal(data.x[val.meta["index"]], val.x)
+    assert split_validation(data, None, seed=3) == (data, None)
+    with pytest.raises(UserError, match="validation_fraction"):
+        split_validation(data, 1.5, seed=3)
+
+    result = run_in_process(tmp_path, "dec", "method.validation_fraction=0.2")
+    extra = result["extra"]
+    assert extra["n_validation"] == 60  # 20 % of the 300-sample subset
+    assert extra["kl_train"] > 0 and extra["kl_val"] > 0
+    assert result["n_samples"] == 300 and result["metrics"]["n_nonempty_clusters"] >= 2
+    # the autoencoder saw only the fit part: its cache entry differs from an unsplit run's
+    plain = run_in_process(tmp_path, "plain")
+    assert plain["extra"]["pretrain_checkpoint"] != extra["pretrain_checkpoint"]
+    assert "kl_val" not in plain["extra"]

@@ -8,7 +8,8 @@ from omegaconf import DictConfig
 
 from src.callbacks.dec_tolerance import DECToleranceStop
 from src.data.base import ClusterData
-from src.dec_math import hard_labels, soft_assignment
+from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
+from src.errors import UserError
 from src.fast import apply_tf32, batched, chunk_plan, fit_chunks, resolve_fast
 from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
@@ -25,15 +26,16 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     device = resolve_device(cfg.trainer)
     fast = resolve_fast(cfg.get("fast"), device)
     apply_tf32(fast)
-    x = to_device(data.features(), device)
-    pre = pretrained_sae(cfg, data, x, ctx, fast)
+    fit_data, val_data = split_validation(data, m.get("validation_fraction"), ctx.seed)
+    x = to_device(fit_data.features(), device)
+    pre = pretrained_sae(cfg, fit_data, x, ctx, fast)
 
     with ctx.timer("kmeans_init"):
         z0 = batched(pre.sae.encode, x, fast.eval_batch_size)
         init_labels, centres, _ = fit_kmeans(
             z0.cpu().numpy(), ctx.n_clusters, int(m.n_init), ctx.seed
         )
-    init_metrics = evaluate(data.y, init_labels) if data.y is not None else {}
+    init_metrics = evaluate(fit_data.y, init_labels) if fit_data.y is not None else {}
     ctx.log({f"ae_kmeans/{k}": v for k, v in init_metrics.items()}, step=0)
 
     module = DECModule(
@@ -51,7 +53,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     stop = DECToleranceStop(
         int(m.update_interval),
         float(m.tol),
-        y=data.y,
+        y=fit_data.y,
         evaluate=evaluate,
         log_fn=ctx.log,
         log_metrics=bool(m.log_metrics_every_update),
@@ -63,6 +65,14 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     with torch.no_grad():
         z = module.embed()
         q = soft_assignment(z, module.centroids, module.alpha)
+        kl_fit = float(kl_divergence(target_distribution(q), q))
+        if val_data is not None:  # every sample gets a label: embed the held-out part too
+            x_all = to_device(data.features(), device)
+            z = batched(module.encoder, x_all, fast.eval_batch_size)
+            q = soft_assignment(z, module.centroids, module.alpha)
+            held_out = torch.from_numpy(val_data.meta["index"]).to(device)
+            q_val = q.index_select(0, held_out)
+            kl_val = float(kl_divergence(target_distribution(q_val), q_val))
         labels = hard_labels(q).cpu().numpy()
     state = {
         "method": m.name,
@@ -84,6 +94,8 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "dec_target_updates": stop.n_updates,
         "dec_last_label_change": stop.tracker.history[-1] if stop.tracker.history else None,
         "update_interval": int(m.update_interval),
+        "kl_train": kl_fit,
+        **({"kl_val": kl_val, "n_validation": len(val_data)} if val_data is not None else {}),
         **{f"ae_kmeans_{k}": v for k, v in init_metrics.items()},
         **{f"fast_{k}": v for k, v in vars(fast).items()},
     }
@@ -94,6 +106,27 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         extra=extra,
         model_path=model_path,
     )
+
+
+def split_validation(
+    data: ClusterData, fraction: float | None, seed: int
+) -> tuple[ClusterData, ClusterData | None]:
+    """(fit part, held-out part or None): a seeded random split for DEC's generalizability.
+
+    With a fraction, the autoencoder and DEC see only the fit part; the held-out part's KL
+    loss gives G = L_train / L_validation (the paper's number-of-clusters study). The held-out
+    rows' positions in ``data`` are in ``meta["index"]``.
+    """
+    if not fraction:
+        return data, None
+    if not 0.0 < float(fraction) < 1.0:
+        raise UserError(f"method.validation_fraction must be in (0, 1), got {fraction}")
+    n_val = max(1, round(len(data) * float(fraction)))
+    order = np.random.default_rng([int(seed), 20160619]).permutation(len(data))
+    val_index, fit_index = np.sort(order[:n_val]), np.sort(order[n_val:])
+    val = data.take(val_index)
+    val.meta = {**val.meta, "index": val_index}
+    return data.take(fit_index), val
 
 
 def load_encoder(checkpoint: dict, device: torch.device | str) -> SAE:
