@@ -82,7 +82,7 @@ def hand_settings(device: torch.device) -> dict[str, Any]:
         "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
         "tf32_cudnn": torch.backends.cudnn.allow_tf32,
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
-        "fused_optimizer": True,
+        "fused_sgd_adam": True,  # the hand-written SGD/Adam; DAC keeps its configured RMSprop
     }
 
 
