@@ -89,6 +89,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     extra = {
         "pretrain_cache_hit": pre.cache_hit,
         "pretrain_checkpoint": str(pre.path),
+        "pretrain_stages": pre.info.get("stages", {}),  # iterations, seconds, it/s per stage
         "dec_iterations": int(module.iteration),
         "dec_stopped_by": "tol" if stop.stopped_at is not None else "max_iter",
         "dec_target_updates": stop.n_updates,

@@ -1,0 +1,187 @@
+"""``make bench [ARGS=...]``: DEC's and DAC's phases timed through the framework, each training
+phase next to a hand-written PyTorch loop of the same step on the same device.
+
+Every framework run goes through ``src.run.execute`` (the ``python -m src.run`` path) with a
+fresh temporary ``cache_dir``, so SAE pretraining really runs. Writes
+``<out>/<profile>-<device>.json`` and ``.md`` (see README, "Benchmarks").
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from src.bench.framework import compose_config, phases_of, run_framework
+from src.bench.handwritten import HandTiming, hand_written_dac, hand_written_dec
+from src.bench.profiles import COMMON, PROFILES, Profile
+from src.bench.report import checks, device_slug, run_record, write_outputs
+from src.errors import UserError
+from src.provenance import device_name, environment, git_commit, now_iso
+
+METHODS = ("dec", "dac")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="scripts.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--profile",
+        default="auto",
+        choices=["auto", *PROFILES],
+        help="paper (GPU-sized), quick (CPU-sized), smoke (seconds); auto: paper on CUDA, "
+        "quick otherwise",
+    )
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seeds", default="0", help="'0,3' (those seeds) or '3' (seeds 0-2)")
+    p.add_argument("--skip-dec", action="store_true", help="time DAC only")
+    p.add_argument("--skip-dac", action="store_true", help="time DEC only")
+    p.add_argument("--out", default="outputs/bench", help="output folder (default %(default)s)")
+    p.add_argument("--hand-iterations", type=int, help="timed hand-written iterations per step")
+    p.add_argument("--keep-runs", help="keep the runs' folders (and SAE cache) here")
+    for m in METHODS:
+        p.add_argument(
+            f"--{m}-override",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help=f"a Hydra override for the {m.upper()} runs only (repeatable)",
+        )
+    p.add_argument("overrides", nargs="*", help="Hydra overrides added to every run")
+    return p.parse_args(argv)
+
+
+def parse_seeds(text: str) -> list[int]:
+    text = text.strip()
+    if text.isdigit() and "," not in text:
+        return list(range(int(text))) if int(text) > 0 else [0]
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds {text!r}: use e.g. --seeds 0,3 or --seeds 3") from None
+
+
+def resolve(device: str) -> torch.device:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda, but torch sees no CUDA device; use --device cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def hand_settings(device: torch.device) -> dict[str, Any]:
+    """The global switches the hand-written loops ran under (the framework run's, unchanged)."""
+    if device.type != "cuda":
+        return {"torch_threads": torch.get_num_threads()}
+    return {
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "fused_sgd_adam": True,  # the hand-written SGD/Adam; DAC keeps its configured RMSprop
+    }
+
+
+def hand_timings(
+    method: str, overrides: list[str], k: int, device: torch.device, iters: int, warmup: int
+) -> dict[str, HandTiming]:
+    """The hand-written loops of ``method`` on the run's own (preprocessed) data."""
+    from src.data import build_data
+    from src.training import to_device
+
+    cfg = compose_config(overrides)
+    data = build_data(cfg)
+    if method == "dec":
+        return hand_written_dec(cfg, to_device(data.features(), device), k, iters, warmup)
+    return hand_written_dac(cfg, to_device(data.images(), device), k, iters, warmup)
+
+
+def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
+    device = resolve(args.device)
+    name = (
+        args.profile if args.profile != "auto" else ("paper" if device.type == "cuda" else "quick")
+    )
+    profile: Profile = PROFILES[name]
+    seeds = parse_seeds(args.seeds)
+    methods = [m for m in METHODS if not getattr(args, f"skip_{m}")]
+    if not methods:
+        raise UserError("--skip-dec and --skip-dac together leave nothing to time")
+    trainer = "trainer=gpu" if device.type == "cuda" else "trainer=cpu"
+    started = time.perf_counter()
+    runs, hand_out = [], {}
+    for method in methods:
+        own = getattr(args, f"{method}_override")
+        base = [*COMMON, trainer, *getattr(profile, method), *args.overrides, *own]
+        hand: dict[str, HandTiming] = {}
+        for seed in seeds:
+            run_dir = work / f"{method}-seed{seed}"
+            overrides = [*base, f"seed={seed}", f"cache_dir={work / 'cache'}"]
+            print(f"bench [{name}] {method} seed {seed}: {shlex.join(overrides)}", flush=True)
+            result, execute_s = run_framework(overrides, run_dir)
+            if not hand:  # once per method, right after its first run, under its settings
+                iters = args.hand_iterations or (
+                    profile.hand_iterations if method == "dec" else profile.hand_dac_iterations
+                )
+                print(
+                    f"bench [{name}] hand-written {method} loops ({iters} iterations)", flush=True
+                )
+                hand = hand_timings(
+                    method, overrides, result["n_clusters"], device, iters, profile.warmup
+                )
+                hand_out[method] = {
+                    "settings": hand_settings(device),
+                    "phases": {k: vars(v) for k, v in hand.items()},
+                }
+            runs.append(run_record(result, phases_of(result), hand, overrides, execute_s))
+    env = environment()
+    env.update(
+        cuda=torch.version.cuda if device.type == "cuda" else None,
+        cudnn=torch.backends.cudnn.version() if device.type == "cuda" else None,
+        torch_threads=torch.get_num_threads(),
+    )
+    device_label = device_name(device.type)
+    return {
+        "profile": name,
+        "description": profile.description,
+        "device": device_label,
+        "device_type": device.type,
+        "device_slug": "cpu" if device.type == "cpu" else device_slug(device_label),
+        "commit": git_commit(),
+        "date": now_iso(),
+        "command": command,
+        "seeds": seeds,
+        "overrides": list(args.overrides),
+        "method_overrides": {m: getattr(args, f"{m}_override") for m in methods},
+        "environment": env,
+        "targets": profile.targets,
+        "runs": runs,
+        "hand_written": hand_out,
+        "checks": checks(runs, profile.targets),
+        "wall_time_s": time.perf_counter() - started,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    command = "python -m scripts.bench " + shlex.join(argv)
+    if args.keep_runs:
+        record = bench(args, command, Path(args.keep_runs))
+    else:
+        with tempfile.TemporaryDirectory(prefix="dcrepro-bench-") as tmp:
+            record = bench(args, command, Path(tmp))
+    json_path, md_path = write_outputs(record, Path(args.out))
+    print(f"bench: {json_path} (+ {md_path.name})")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,365 @@
+"""The benchmark's reference: each training step as a minimal hand-written PyTorch loop.
+
+No Lightning and none of the framework's loop machinery (``src.fast``, the modules): only the
+network classes (``src.models``), DEC's tensor maths (``src.dec_math``), DAC's constraint
+layer and augmentation transform, and a plain ``zero_grad → loss → backward → step`` loop with
+the data resident on the device and batch indices drawn there. Same batch size, optimiser
+and settings as the framework's phase. On CUDA each step is also captured once as a CUDA graph
+(``torch.cuda.graph``) and replayed with the batch indices copied into a static buffer: the
+issue's reference point.
+
+Steps timed (``HandTiming`` per framework phase):
+
+- ``pretrain_layer<i>``: greedy denoising layer ``i`` (input precomputed through the layers
+  below, dropout on its input for i > 0 and after its hidden ReLU), SGD momentum;
+- ``pretrain_finetune``: the whole autoencoder, no dropout;
+- ``dec``: KL(P‖Q) on the encoder and centroids with P gathered by index from a resident
+  tensor, and P recomputed on the whole data set every ``update_interval`` iterations (with
+  the label-change read on the host that the tolerance rule needs): the same work per
+  iteration as the framework's KL phase, minus its logging;
+- ``train`` (DAC): per-image random affine augmentation, ConvNet, constraint layer, pair
+  selection at fixed thresholds and the masked pairwise BCE, RMSprop.
+
+Timing: ``warmup`` untimed iterations, then ``iterations`` timed ones between two device
+synchronisations. The hand-written loop does not stop by a rule: it runs a fixed count.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import nn
+
+from src.augment import build_augment
+from src.dec_math import kl_divergence, soft_assignment, target_distribution
+from src.models.convnets import build_convnet, label_features
+from src.models.sae import SAE, build_sae
+
+StepFn = Callable[[torch.Tensor], torch.Tensor]
+Hook = Callable[[int], None] | None
+
+
+@dataclass
+class HandTiming:
+    """Iterations per second of one hand-written step, eager and (CUDA) as a graph replay."""
+
+    phase: str
+    iterations: int
+    warmup: int
+    eager_it_s: float
+    graph_it_s: float | None = None
+
+    @property
+    def best_it_s(self) -> float:
+        return max(v for v in (self.eager_it_s, self.graph_it_s) if v is not None)
+
+
+@dataclass
+class Setup:
+    """One step ready to loop: ``loss = step(idx)``, its optimiser, and a per-iteration hook
+    (called with the iteration number before the step; DEC's target update)."""
+
+    step: StepFn
+    optimizer: torch.optim.Optimizer
+    hook: Hook = None
+
+
+class Indices:
+    """Batches of indices on the device: slices of seeded random permutations."""
+
+    def __init__(self, n: int, batch_size: int, device: torch.device, seed: int) -> None:
+        self.n, self.b = int(n), min(int(batch_size), int(n))
+        self.gen = torch.Generator(device=device)
+        self.gen.manual_seed(int(seed))
+        self.device = device
+        self.perm = torch.randperm(self.n, generator=self.gen, device=device)
+        self.pos = 0
+
+    def next(self) -> torch.Tensor:
+        if self.pos + self.b > self.n:
+            self.perm = torch.randperm(self.n, generator=self.gen, device=self.device)
+            self.pos = 0
+        self.pos += self.b
+        return self.perm[self.pos - self.b : self.pos]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _rate(one: Callable[[int], None], iterations: int, device: torch.device) -> float:
+    _sync(device)
+    started = time.perf_counter()
+    for i in range(iterations):
+        one(i)
+    _sync(device)
+    return iterations / (time.perf_counter() - started)
+
+
+def eager_rate(s: Setup, batches: Indices, iterations: int, warmup: int, device) -> float:
+    """it/s of the plain eager loop."""
+
+    def one(i: int) -> None:
+        if s.hook is not None and i >= 0:
+            s.hook(i)
+        s.optimizer.zero_grad(set_to_none=True)
+        s.step(batches.next()).backward()
+        s.optimizer.step()
+
+    for _ in range(warmup):
+        one(-1)
+    return _rate(one, iterations, device)
+
+
+def graph_rate(s: Setup, batches: Indices, iterations: int, warmup: int, device) -> float:
+    """it/s of the step captured once as a CUDA graph (forward, backward, optimiser update)
+    and replayed; warm-up on a side stream first, as PyTorch's whole-network recipe does."""
+    static_idx = batches.next().clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(max(warmup, 1)):
+            s.optimizer.zero_grad(set_to_none=True)
+            s.step(static_idx).backward()
+            s.optimizer.step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    s.optimizer.zero_grad(set_to_none=True)  # backward inside the capture allocates the grads
+    with torch.cuda.graph(graph):
+        s.step(static_idx).backward()
+        s.optimizer.step()
+
+    def one(i: int) -> None:
+        if s.hook is not None:
+            s.hook(i)
+        static_idx.copy_(batches.next())
+        graph.replay()
+
+    return _rate(one, iterations, device)
+
+
+def time_step(
+    phase: str,
+    make: Callable[[bool], Setup],
+    n: int,
+    batch_size: int,
+    device: torch.device,
+    iterations: int,
+    warmup: int,
+    seed: int,
+) -> HandTiming:
+    """Time a fresh ``make(graph)`` setup eagerly and, on CUDA, as a captured graph."""
+    eager = eager_rate(
+        make(False), Indices(n, batch_size, device, seed), iterations, warmup, device
+    )
+    graph = None
+    if device.type == "cuda":
+        graph = graph_rate(
+            make(True), Indices(n, batch_size, device, seed), iterations, warmup, device
+        )
+    return HandTiming(phase, iterations, warmup, eager, graph)
+
+
+def _optimizer(
+    kind: str, params: list[nn.Parameter], cfg: DictConfig, device, graph: bool, lr: float
+) -> torch.optim.Optimizer:
+    fused = device.type == "cuda"  # the fastest plain setting on a GPU
+    if kind == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=lr,
+            momentum=float(cfg.momentum),
+            weight_decay=float(cfg.get("weight_decay", 0.0)),
+            fused=fused,
+        )
+    return torch.optim.Adam(
+        params,
+        lr=lr,
+        weight_decay=float(cfg.get("weight_decay", 0.0)),
+        fused=fused,
+        capturable=graph,
+    )
+
+
+def _recon_loss(recon: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "caffe_sum":
+        return (recon - target).pow(2).sum() / (2 * recon.shape[0])
+    return F.mse_loss(recon, target)
+
+
+def sae_stage_setup(
+    x: torch.Tensor, arch: DictConfig, pre: DictConfig, layer: int | None, seed: int, graph: bool
+) -> Setup:
+    """Greedy denoising layer ``layer`` of a fresh SAE, or fine-tuning (``layer=None``)."""
+    torch.manual_seed(seed)
+    sae: SAE = build_sae(x.shape[1], arch).to(x.device)
+    last = sae.n_layers - 1
+    reduction = str(pre.get("reduction", "mean"))
+    sae.requires_grad_(False)
+    if layer is None:
+        params = list(sae.parameters())
+        kind = str(pre.get("finetune_optimizer", pre.optimizer))
+
+        def step(idx: torch.Tensor) -> torch.Tensor:
+            xb = x[idx]
+            return _recon_loss(sae(xb), xb, reduction)
+
+    else:
+        with torch.no_grad():
+            inputs = x
+            for i in range(layer):
+                inputs = F.relu(sae.encoder[i](inputs))
+        enc, dec = sae.encoder[layer], sae.decoder[last - layer]
+        params = [*enc.parameters(), *dec.parameters()]
+        kind = str(pre.optimizer)
+        p_in, p_hid = float(pre.input_dropout), float(pre.hidden_dropout)
+
+        def step(idx: torch.Tensor) -> torch.Tensor:
+            xb = inputs[idx]
+            h = enc(F.dropout(xb, p_in) if layer > 0 else xb)
+            if layer < last:
+                h = F.dropout(F.relu(h), p_hid)
+            r = dec(h)
+            if layer > 0:
+                r = F.relu(r)
+            return _recon_loss(r, xb, reduction)
+
+    for p in params:
+        p.requires_grad_(True)
+    lr = float(pre.lr if kind == "sgd" else pre.get("adam_lr", pre.lr))
+    return Setup(step, _optimizer(kind, params, pre, x.device, graph, lr))
+
+
+def dec_setup(
+    x: torch.Tensor, arch: DictConfig, m: DictConfig, k: int, seed: int, graph: bool
+) -> Setup:
+    """DEC's KL phase on a fresh encoder, centroids at k random embeddings (speed does not
+    depend on where they start)."""
+    torch.manual_seed(seed)
+    encoder = copy.deepcopy(build_sae(x.shape[1], arch).encoder).to(x.device)
+    last = len(encoder) - 1
+    alpha, interval = float(m.alpha), int(m.update_interval)
+
+    def encode(xb: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(encoder):
+            xb = layer(xb)
+            if i < last:
+                xb = F.relu(xb)
+        return xb
+
+    with torch.no_grad():
+        z = torch.cat([encode(part) for part in x.split(65536)])
+        mu = nn.Parameter(z[torch.randperm(len(z), device=x.device)[:k]].clone())
+    p = torch.empty(len(x), k, device=x.device)
+    previous: list[torch.Tensor | None] = [None]
+
+    @torch.no_grad()
+    def update_target() -> None:
+        q = soft_assignment(torch.cat([encode(part) for part in x.split(65536)]), mu, alpha)
+        p.copy_(target_distribution(q))
+        labels = q.argmax(1)
+        if previous[0] is not None:
+            int((labels != previous[0]).sum())  # the tolerance rule reads this on the host
+        previous[0] = labels
+
+    update_target()
+
+    def hook(i: int) -> None:
+        if i % interval == 0:
+            update_target()
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
+        return kl_divergence(p[idx], soft_assignment(encode(x[idx]), mu, alpha))
+
+    params = [mu, *encoder.parameters()]
+    return Setup(step, _optimizer("sgd", params, m, x.device, graph, float(m.lr)), hook)
+
+
+def dac_setup(images: torch.Tensor, cfg: DictConfig, k: int, seed: int, graph: bool) -> Setup:
+    """One DAC step (online targets) at the thresholds the run starts with."""
+    m = cfg.method
+    torch.manual_seed(seed)
+    net = build_convnet(cfg.arch, images.shape[1:], k).to(images.device).train()
+    augment = build_augment(m.augment)
+    if str(m.selection) == "adaptive":
+        lam = float(m.lambda_start)
+        upper = float(m.upper.start) - float(m.upper.slope) * lam
+        lower = float(m.lower.start) + float(m.lower.slope) * lam
+    else:
+        upper = lower = float(m.threshold.start)
+    bce, eps = str(m.pair_loss) == "bce", 1e-7
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
+        xb = images[idx]
+        feats = label_features(net(augment(xb) if len(augment) else xb))
+        sim = feats @ feats.T
+        s = sim.detach()
+        target = (s >= upper).to(sim.dtype)
+        mask = ((s >= upper) | (s < lower)).to(sim.dtype)
+        if bce:
+            g = sim.clamp(eps, 1.0 - eps)
+            per_pair = -(target * torch.log(g) + (1.0 - target) * torch.log1p(-g))
+        else:
+            per_pair = (sim - target) ** 2
+        return (per_pair * mask).sum() / mask.sum().clamp_min(1.0)
+
+    extra: dict[str, Any] = {"capturable": True} if graph else {}
+    return Setup(step, instantiate(m.optimizer, params=net.parameters(), **extra))
+
+
+def hand_written_dec(
+    cfg: DictConfig, x: torch.Tensor, k: int, iterations: int, warmup: int
+) -> dict[str, HandTiming]:
+    """Hand-written timings of every DEC training phase the config runs, by phase name."""
+    pre, m, seed = cfg.pretrain, cfg.method, int(cfg.seed)
+    n, b_pre, out = len(x), int(pre.batch_size), {}
+    phases: list[tuple[str, int | None]] = []
+    if pre.layerwise:
+        phases += [(f"pretrain_layer{i}", i) for i in range(len(cfg.arch.hidden_dims) + 1)]
+    if int(pre.finetune_iters) > 0:
+        phases.append(("pretrain_finetune", None))
+    for phase, layer in phases:
+
+        def make(graph: bool, layer=layer) -> Setup:
+            return sae_stage_setup(x, cfg.arch, pre, layer, seed, graph)
+
+        out[phase] = time_step(phase, make, n, b_pre, x.device, iterations, warmup, seed)
+    out["dec"] = time_step(
+        "dec",
+        lambda graph: dec_setup(x, cfg.arch, m, k, seed, graph),
+        n,
+        int(m.batch_size),
+        x.device,
+        iterations,
+        warmup,
+        seed,
+    )
+    return out
+
+
+def hand_written_dac(
+    cfg: DictConfig, images: torch.Tensor, k: int, iterations: int, warmup: int
+) -> dict[str, HandTiming]:
+    """Hand-written timing of DAC's training step (the framework's ``train`` phase)."""
+    seed = int(cfg.seed)
+    return {
+        "train": time_step(
+            "train",
+            lambda graph: dac_setup(images, cfg, k, seed, graph),
+            len(images),
+            int(cfg.method.batch_size),
+            images.device,
+            iterations,
+            warmup,
+            seed,
+        )
+    }

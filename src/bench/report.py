@@ -1,0 +1,142 @@
+"""The benchmark's outputs: ``<profile>-<device>.json`` (everything, with provenance) and a
+Markdown summary beside it, both written atomically and both built only from measurements."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from src.bench.framework import Phase
+from src.bench.handwritten import HandTiming
+from src.io_utils import atomic_write_json, atomic_write_text
+
+METRICS = ("acc", "nmi", "ari")
+
+
+def device_slug(device: str) -> str:
+    """A file-name-safe device name: ``NVIDIA H100 80GB HBM3`` → ``nvidia-h100-80gb-hbm3``."""
+    return re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-") or "device"
+
+
+def phase_row(phase: Phase, hand: HandTiming | None) -> dict[str, Any]:
+    """One phase: framework seconds/iterations/it/s, hand-written it/s and their ratio
+    (framework it/s ÷ the faster hand-written variant)."""
+    row: dict[str, Any] = {
+        "name": phase.name,
+        "seconds": phase.seconds,
+        "iterations": phase.iterations,
+        "it_per_s": phase.it_per_s,
+    }
+    if hand is not None and phase.it_per_s is not None:
+        row.update(
+            hand_iterations=hand.iterations,
+            hand_eager_it_per_s=hand.eager_it_s,
+            hand_graph_it_per_s=hand.graph_it_s,
+            ratio=phase.it_per_s / hand.best_it_s,
+        )
+    return row
+
+
+def run_record(
+    result: dict[str, Any],
+    phases: list[Phase],
+    hand: dict[str, HandTiming],
+    overrides: list[str],
+    execute_s: float,
+) -> dict[str, Any]:
+    """What the bench keeps of one framework run."""
+    extra = result.get("extra") or {}
+    stopped_by = extra.get("dec_stopped_by") or extra.get("stopped_by")
+    return {
+        "method": result["method"],
+        "dataset": result["dataset"],
+        "n_samples": result["n_samples"],
+        "seed": result["seed"],
+        "overrides": list(overrides),
+        "metrics": {m: result["metrics"][m] for m in METRICS if m in result["metrics"]},
+        "end_to_end_s": result["wall_time_s"]["total"],
+        "execute_s": execute_s,
+        "stopped_by": stopped_by,
+        "fast": {k.removeprefix("fast_"): v for k, v in extra.items() if k.startswith("fast_")},
+        "phases": [phase_row(p, hand.get(p.name)) for p in phases],
+    }
+
+
+def checks(runs: list[dict[str, Any]], targets: dict[str, float]) -> dict[str, Any]:
+    """The issue's targets against the measured numbers (empty when the profile has none)."""
+    if not targets:
+        return {}
+    out: dict[str, Any] = {}
+    for run in runs:
+        key = f"{run['method']}_seed{run['seed']}"
+        limit = targets.get(f"{run['method']}_end_to_end_s")
+        if limit is not None:
+            out[f"{key}_end_to_end_le_{limit:g}s"] = run["end_to_end_s"] <= limit
+        ratios = [p["ratio"] for p in run["phases"] if p.get("ratio") is not None]
+        if "min_ratio" in targets and ratios and run["method"] == "dec":
+            out[f"{key}_min_ratio_ge_{targets['min_ratio']:g}"] = (
+                min(ratios) >= targets["min_ratio"]
+            )
+    return out
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The human summary of a benchmark record."""
+    env = record["environment"]
+    lines = [
+        f"# Benchmark `{record['profile']}` on {record['device']}",
+        "",
+        record["description"],
+        "",
+        f"- command: `{record['command']}`",
+        f"- commit `{record['commit']}`, {record['date']}, torch {env['torch']}"
+        + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
+        + f", {env['torch_threads']} CPU threads",
+        f"- seeds: {', '.join(map(str, record['seeds']))}; benchmark wall time "
+        f"{record['wall_time_s']:.1f} s",
+        "",
+        "it/s = optimiser iterations ÷ the phase's wall seconds as the run recorded them "
+        "(result.json `wall_time_s`, Trainer set-up and DEC's target updates included). "
+        "Hand-written = the same step in a plain PyTorch loop in this process on this device "
+        "(eager; on CUDA also a captured CUDA graph). Ratio = framework it/s ÷ the faster "
+        "hand-written variant.",
+    ]
+    for run in record["runs"]:
+        metrics = ", ".join(f"{m.upper()} {v:.4f}" for m, v in run["metrics"].items())
+        lines += [
+            "",
+            f"## {run['method'].upper()} on {run['dataset']} (n = {run['n_samples']:,}), "
+            f"seed {run['seed']}",
+            "",
+            f"{metrics}; end to end {run['end_to_end_s']:.1f} s; stopped by {run['stopped_by']}.",
+            "",
+            "| phase | iterations | seconds | it/s | hand eager it/s | hand graph it/s | ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for p in run["phases"]:
+            lines.append(
+                f"| {p['name']} | {_num(p['iterations'])} | {_num(p['seconds'], 2)} "
+                f"| {_num(p['it_per_s'])} | {_num(p.get('hand_eager_it_per_s'))} "
+                f"| {_num(p.get('hand_graph_it_per_s'))} | {_num(p.get('ratio'), 2)} |"
+            )
+    if record.get("checks"):
+        lines += ["", "## The issue's targets", "", "| check | met |", "|---|---|"]
+        lines += [f"| {k} | {'yes' if v else 'no'} |" for k, v in record["checks"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(record: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """``<out_dir>/<profile>-<device slug>.{json,md}``."""
+    stem = f"{record['profile']}-{record['device_slug']}"
+    json_path = atomic_write_json(Path(out_dir) / f"{stem}.json", record)
+    md_path = atomic_write_text(Path(out_dir) / f"{stem}.md", markdown(record))
+    return json_path, md_path
