@@ -44,7 +44,6 @@ def test_callback_updates_every_interval_and_stops():
         update_interval=4,
         tol=0.05,
         y=y,
-        evaluate=lambda yt, yp: {"acc": float((yt == yp).mean())},
         log_fn=lambda d, step: logged.append((step, d)),
     )
     module, trainer = FakeModule(seq), SimpleNamespace(should_stop=False)
@@ -60,4 +59,9 @@ def test_callback_updates_every_interval_and_stops():
     assert [s for s, _ in logged] == [0, 4, 8]
     assert logged[1][1]["dec/label_change"] == 0.1 and logged[2][1]["dec/label_change"] == 0.01
     assert "dec/label_change" not in logged[0][1] and logged[0][1]["dec/acc"] == 0.5
+    assert logged[0][1]["dec/nmi"] == 0.0 and logged[0][1]["dec/ari"] == 0.0  # one cluster
+    # the on-device count table gives exactly the host metrics
+    from src.metrics import evaluate
+
+    assert logged[1][1]["dec/acc"] == evaluate(y, changed(base, 10).numpy())["acc"]
     assert cb.tracker.history == [0.1, 0.01]

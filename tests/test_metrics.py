@@ -71,3 +71,34 @@ def test_nmi_ari_known_values():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="differ in length"):
         cluster_acc(np.array([0, 1]), np.array([0, 1, 1]))
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_table_metrics_equal_sklearns(seed):
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 300))
+    y_true = rng.integers(0, rng.integers(1, 6), n)
+    y_pred = np.where(rng.random(n) < 0.6, y_true, rng.integers(0, rng.integers(1, 8), n))
+    m = evaluate(y_true, y_pred)
+    assert m["nmi"] == pytest.approx(normalized_mutual_info_score(y_true, y_pred), abs=1e-12)
+    assert m["ari"] == pytest.approx(adjusted_rand_score(y_true, y_pred), abs=1e-12)
+
+
+def test_table_metrics_degenerate_cases_match_sklearn():
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    cases = [([0, 0, 0], [1, 1, 1]), ([0, 1, 2], [0, 0, 0]), ([0, 0, 1], [0, 1, 2]), ([3], [5])]
+    for y_true, y_pred in cases:
+        m = evaluate(np.array(y_true), np.array(y_pred))
+        assert m["nmi"] == pytest.approx(normalized_mutual_info_score(y_true, y_pred))
+        assert m["ari"] == pytest.approx(adjusted_rand_score(y_true, y_pred))
+
+
+def test_empty_rows_and_columns_of_a_table_are_ignored():
+    from src.metrics import evaluate_table
+
+    table = np.array([[3, 0, 1], [0, 0, 0], [1, 0, 4]])
+    assert evaluate_table(table) == evaluate_table(np.array([[3, 1], [1, 4]]))
+    assert evaluate_table(table)["acc"] == pytest.approx(7 / 9)

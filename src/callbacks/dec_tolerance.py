@@ -10,6 +10,8 @@ import lightning as L
 import numpy as np
 import torch
 
+from src.metrics import evaluate_table
+
 
 class LabelChangeTracker:
     """The pure rule: feed the hard labels of each target update, in order.
@@ -51,19 +53,33 @@ class DECToleranceStop(L.Callback):
         update_interval: int,
         tol: float,
         y: np.ndarray | None = None,
-        evaluate: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
         log_fn: Callable[[dict, int], None] | None = None,
         log_metrics: bool = True,
     ) -> None:
         self.update_interval = int(update_interval)
         self.tracker = LabelChangeTracker(tol)
-        self.y = y
-        self.evaluate = evaluate
+        # class ids 0..C-1 of the true labels; moved to the labels' device at the first update
+        self.y_index: torch.Tensor | None = None
+        self.n_classes = 0
+        if y is not None:
+            classes, inverse = np.unique(np.asarray(y), return_inverse=True)
+            self.y_index, self.n_classes = torch.from_numpy(inverse.astype(np.int64)), len(classes)
         self.log_fn = log_fn
         self.log_metrics = log_metrics
         self.stopped_at: int | None = None
         self.n_updates = 0
         self.last_metrics: dict[str, float] = {}
+
+    def count_table(self, labels: torch.Tensor) -> np.ndarray:
+        """Clusters × classes counts, counted where the labels live (one small host copy)."""
+        assert self.y_index is not None
+        self.y_index = self.y_index.to(labels.device)
+        labels = labels.long()
+        n_clusters = int(labels.max()) + 1
+        flat = torch.bincount(
+            labels * self.n_classes + self.y_index, minlength=n_clusters * self.n_classes
+        )
+        return flat.view(n_clusters, self.n_classes).cpu().numpy()
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: Any, batch: Any, batch_idx: int
@@ -77,8 +93,8 @@ class DECToleranceStop(L.Callback):
         logged: dict[str, float] = {"dec/target_updates": float(self.n_updates)}
         if fraction is not None:
             logged["dec/label_change"] = fraction
-        if self.log_metrics and self.y is not None and self.evaluate is not None:
-            metrics = self.evaluate(self.y, labels.cpu().numpy())
+        if self.log_metrics and self.y_index is not None:
+            metrics = evaluate_table(self.count_table(labels))
             self.last_metrics = metrics
             logged.update({f"dec/{k}": v for k, v in metrics.items()})
         if self.log_fn is not None:

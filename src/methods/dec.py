@@ -54,7 +54,6 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         int(m.update_interval),
         float(m.tol),
         y=fit_data.y,
-        evaluate=evaluate,
         log_fn=ctx.log,
         log_metrics=bool(m.log_metrics_every_update),
     )
