@@ -75,6 +75,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     seed_everything(cfg.seed)
     timer = PhaseTimer()
     started = time.perf_counter()
+    commit = git_commit()  # the code that runs, even if the tree changes before the run ends
     with timer("data"):
         data = build_data(cfg)
     k = resolve_n_clusters(cfg.n_clusters, data)
@@ -155,7 +156,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
             "extra": out.extra,
             "wall_time_s": {**timer.seconds, "total": time.perf_counter() - started},
             "device": device_name(cfg.trainer.get("accelerator")),
-            "commit": git_commit(),
+            "commit": commit,
             "date": now_iso(),
             "command": " ".join(["python -m src.run", *sys.argv[1:]]),
             "environment": environment(),
