@@ -70,14 +70,35 @@ def stage_seed(seed: int, index: int) -> int:
 
 
 def pretrain_sae(
-    cfg: DictConfig, x: torch.Tensor, ctx: RunContext, fast: FastOptions
+    cfg: DictConfig,
+    x: torch.Tensor,
+    ctx: RunContext,
+    fast: FastOptions,
+    partial: Path | None = None,
 ) -> tuple[SAE, dict[str, Any]]:
-    """Build the SAE (seeded) and run every stage of ``cfg.pretrain`` on ``x`` (on device)."""
+    """Build the SAE (seeded) and run every stage of ``cfg.pretrain`` on ``x`` (on device).
+
+    With ``partial``, the weights are saved there after every stage and an interrupted
+    pretraining resumes after its last finished stage. Each stage seeds itself, so a resumed
+    run trains exactly as an uninterrupted one.
+    """
     torch.manual_seed(int(cfg.seed))
     sae = build_sae(x.shape[1], cfg.arch).to(x.device)
     info: dict[str, Any] = {"stages": {}}
+    done = 0
+    if partial is not None and partial.exists():
+        try:
+            saved = torch.load(partial, map_location=x.device, weights_only=True)
+            sae.load_state_dict(saved["state_dict"])
+            info, done = saved["info"], int(saved["stages_done"])
+            print(f"resuming SAE pretraining after stage {done} from {partial}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - an unreadable partial file is started over
+            print(f"warning: {partial} is unreadable ({type(exc).__name__}); starting over",
+                  file=sys.stderr)  # fmt: skip
     log_every = int(cfg.get("log_every_n_steps", 50))
     for index, stage in enumerate(stages(sae, cfg.pretrain)):
+        if index < done:
+            continue
         seed = stage_seed(cfg.seed, index)
         torch.manual_seed(seed)  # dropout masks
         module = SAEPretrainModule(
@@ -94,6 +115,12 @@ def pretrain_sae(
             "it_per_s": stage.iterations / seconds if seconds > 0 else None,
             "final_loss": float(module.runner.loss),
         }
+        if partial is not None:
+            atomic_torch_save(
+                partial,
+                {"state_dict": {k: v.detach().cpu() for k, v in sae.state_dict().items()},
+                 "info": info, "stages_done": index + 1},
+            )  # fmt: skip
     sae.requires_grad_(True)
     return sae, info
 
@@ -116,8 +143,9 @@ def pretrained_sae(
                 f"warning: cached SAE {path} is unreadable ({type(exc).__name__}); retraining",
                 file=sys.stderr,
             )
+    partial = path.with_suffix(".partial.pt") if use_cache else None
     with ctx.timer("pretrain"):
-        sae, info = pretrain_sae(cfg, x, ctx, fast)
+        sae, info = pretrain_sae(cfg, x, ctx, fast, partial)
     if use_cache:
         atomic_torch_save(
             path,
@@ -129,4 +157,5 @@ def pretrained_sae(
                 "pretrain": OmegaConf.to_container(cfg.pretrain, resolve=True),
             },
         )
+        partial.unlink(missing_ok=True)
     return PretrainedSAE(sae, path, False, info)

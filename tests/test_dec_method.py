@@ -160,3 +160,35 @@ def test_validation_split_reports_generalizability_and_labels_every_sample(tmp_p
     plain = run_in_process(tmp_path, "plain")
     assert plain["extra"]["pretrain_checkpoint"] != extra["pretrain_checkpoint"]
     assert "kl_val" not in plain["extra"]
+
+
+def test_interrupted_pretraining_resumes_after_its_last_finished_stage(tmp_path, monkeypatch):
+    import pytest
+
+    import src.pretrained as pretrained
+
+    real_fit = pretrained.fit_chunks
+    calls: list[str] = []
+
+    def fit_then_die_at_third_stage(cfg, ctx, module, plan, phase, **kw):
+        calls.append(phase)
+        if len(calls) == 3 and phase == "pretrain_layer2":
+            raise KeyboardInterrupt  # the run is killed during greedy layer 2
+        return real_fit(cfg, ctx, module, plan, phase, **kw)
+
+    monkeypatch.setattr(pretrained, "fit_chunks", fit_then_die_at_third_stage)
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(tmp_path, "killed", "method=ae_kmeans")
+    partial = list((tmp_path / "cache" / "sae").glob("*.partial.pt"))
+    assert len(partial) == 1 and torch.load(partial[0])["stages_done"] == 2
+
+    calls.clear()
+    resumed = run_in_process(tmp_path, "resumed", "method=ae_kmeans")
+    assert calls == ["pretrain_layer2", "pretrain_layer3", "pretrain_finetune"]
+    assert not list((tmp_path / "cache" / "sae").glob("*.partial.pt"))  # done: removed
+
+    monkeypatch.setattr(pretrained, "fit_chunks", real_fit)
+    fresh = run_in_process(tmp_path / "fresh", "uninterrupted", "method=ae_kmeans")
+    a = torch.load(resumed["extra"]["pretrain_checkpoint"])["state_dict"]
+    b = torch.load(fresh["extra"]["pretrain_checkpoint"])["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # resuming changes nothing
