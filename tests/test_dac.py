@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -223,3 +224,25 @@ def test_dac_on_digits_end_to_end(cli, tmp_path):
 # with augmentation ACC 0.74. k-means on digits reaches ≈ 0.79. Floors below the spread.
 FLOOR_ACC = 0.65
 FLOOR_NMI = 0.6
+
+
+def test_inner_steps_do_not_change_the_training(tmp_path):
+    """Several optimiser steps per Lightning call (the GPU default) train exactly as one."""
+    from hydra import compose, initialize_config_dir
+
+    from src.run import execute
+
+    conf = str(Path(__file__).resolve().parent.parent / "conf")
+    results = []
+    for inner in (1, 7):
+        with initialize_config_dir(config_dir=conf, version_base="1.3"):
+            cfg = compose("config", overrides=[
+                "method=dac", "dataset=digits", "dataset.subset=400", "logger=none",
+                "trainer=cpu", "plots=false", "progress_bar=false", "method.max_epochs=2",
+                "method.eval_tactics=[]", f"method.inner_steps={inner}",
+                f"+run_dir={tmp_path / str(inner)}",
+            ])  # fmt: skip
+        results.append(execute(cfg))
+    one, many = (torch.load(tmp_path / str(i) / "model.pt", weights_only=False) for i in (1, 7))
+    assert results[0]["extra"]["steps"] == results[1]["extra"]["steps"] > 0
+    assert all(torch.equal(one["state_dict"][k], many["state_dict"][k]) for k in one["state_dict"])

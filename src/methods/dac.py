@@ -9,6 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from src.data.base import ClusterData
+from src.fast import apply_tf32, resolve_fast
 from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
 from src.methods.tactics import cluster_features, nearest_centroid
@@ -26,6 +27,10 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     k = ctx.n_clusters
     images = data.images()
     device = resolve_device(cfg.trainer)
+    fast = resolve_fast(cfg.get("fast"), device)
+    apply_tf32(fast)
+    if str(m.inner_steps) == "auto":  # many steps per Lightning call on GPU, one on CPU
+        m = OmegaConf.merge(m, {"inner_steps": fast.steps_per_call})
     net = build_convnet(cfg.arch, images.shape[1:], k)
     module = DACModule(net, to_device(images, device), m)
     stop = DACThresholdStop(ctx.run_dir / "dac_history.csv")
