@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import platform
 import subprocess
 import time
@@ -12,8 +13,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def git_commit() -> str:
-    """The checked-out commit, with ``-dirty`` when the tree has uncommitted changes."""
+    """The checked-out commit, with ``-dirty`` when the tree has uncommitted changes.
+
+    Read once per process: a long-lived worker running many runs keeps reporting the commit
+    whose code it loaded, even if the checkout moves on meanwhile.
+    """
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True

@@ -55,7 +55,9 @@ def main(argv: list[str]) -> None:
     from hydra import initialize_config_dir
 
     from src.config_groups import CONF_DIR
+    from src.provenance import git_commit
 
+    git_commit()  # fix the commit now: the runs below use the code this process loads
     jobs = json.loads(Path(argv[0]).read_text())
     store = Store(Path(jobs["store"]))
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
