@@ -29,10 +29,8 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     device = resolve_device(cfg.trainer)
     fast = resolve_fast(cfg.get("fast"), device)
     apply_tf32(fast)
-    if str(m.inner_steps) == "auto":  # many steps per Lightning call on GPU, one on CPU
-        m = OmegaConf.merge(m, {"inner_steps": fast.steps_per_call})
     net = build_convnet(cfg.arch, images.shape[1:], k)
-    module = DACModule(net, to_device(images, device), m)
+    module = DACModule(net, to_device(images, device), m, fast)
     stop = DACThresholdStop(ctx.run_dir / "dac_history.csv")
     # manual optimisation: Lightning's global_step counts optimiser steps
     max_steps = module.max_epochs * module.steps_per_epoch()

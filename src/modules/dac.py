@@ -29,6 +29,7 @@ from torch import nn
 
 from src.augment import build_augment
 from src.errors import UserError
+from src.fast import FastOptions, resolve_fast
 from src.models.convnets import label_features
 
 SELECTIONS = ("adaptive", "all")
@@ -106,7 +107,9 @@ def self_target_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-7
 class DACModule(L.LightningModule):
     """The DAC training loop. ``x`` is the whole (preprocessed) image tensor on the device."""
 
-    def __init__(self, net: nn.Module, x: torch.Tensor, cfg: DictConfig) -> None:
+    def __init__(
+        self, net: nn.Module, x: torch.Tensor, cfg: DictConfig, fast: FastOptions | None = None
+    ) -> None:
         super().__init__()
         m = cfg
         self.net = net
@@ -137,7 +140,10 @@ class DACModule(L.LightningModule):
         self.chunk_size = min(int(m.chunk_size), self.n)
         self.chunk_passes = int(m.chunk_passes)
         self.aug_repeats = int(m.aug_repeats)
-        self.inner_steps = int(m.inner_steps)
+        # auto: the fast switches' steps per Lightning call (200 on CUDA, 1 on CPU)
+        fast = fast or resolve_fast(None, x.device)
+        auto = str(m.inner_steps) == "auto"
+        self.inner_steps = fast.steps_per_call if auto else int(m.inner_steps)
         self.eval_batch_size = int(m.eval_batch_size)
         self.optim_cfg = m.optimizer
         self.augment = build_augment(m.augment)
