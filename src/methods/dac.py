@@ -12,7 +12,8 @@ from src.data.base import ClusterData
 from src.fast import apply_tf32, resolve_fast
 from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
-from src.methods.tactics import cluster_features, nearest_centroid
+from src.methods.kmeans import nearest_centre
+from src.methods.tactics import cluster_features
 from src.metrics import evaluate
 from src.models.convnets import build_convnet
 from src.training import make_trainer, resolve_device, to_device
@@ -128,5 +129,5 @@ def predict(checkpoint: dict, data: ClusterData, device: torch.device | str) -> 
     if checkpoint.get("tactic", "argmax") == "argmax" or centroids is None:
         labels = feats_np.argmax(1).astype(np.int64)
     else:
-        labels = nearest_centroid(feats_np, np.asarray(centroids, dtype=np.float32))
+        labels = nearest_centre(feats_np, np.asarray(centroids, dtype=np.float32))
     return MethodOutput(labels=labels, embeddings=feats_np, soft=probs.cpu().numpy())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from src.errors import UserError
+from src.methods.kmeans import nearest_centre
 
 TACTICS = ("argmax", "kmeans", "spectral", "agglomerative")
 
@@ -19,11 +20,6 @@ def cluster_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     counts = np.bincount(labels, minlength=k)
     np.add.at(means, labels, x)
     return (means / np.maximum(counts, 1)[:, None]).astype(np.float32)
-
-
-def nearest_centroid(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    d = (x**2).sum(1)[:, None] - 2.0 * x @ centroids.T + (centroids**2).sum(1)[None, :]
-    return d.argmin(1).astype(np.int64)
 
 
 def cluster_features(
@@ -71,6 +67,6 @@ def cluster_features(
 
         sub_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sub)
         sub_labels = sub_labels.astype(np.int64)
-        labels = nearest_centroid(feats, cluster_means(sub, sub_labels, k))
+        labels = nearest_centre(feats, cluster_means(sub, sub_labels, k))
         labels[fit_idx] = sub_labels
     return labels, cluster_means(feats, labels, k)
