@@ -244,17 +244,19 @@ def fit_chunks(
     module: Any,
     plan: list[tuple[int, int]],
     phase: str,
+    device: torch.device,
     callbacks: list[Any] | None = None,
 ) -> Any:
     """One Lightning ``fit`` of ``module`` over a chunk plan (one epoch; the data live on the
-    device, the loader only carries chunk numbers). Returns the trainer."""
-    from src.training import make_trainer
+    device, the loader only carries chunk numbers); afterwards ``module`` and its optimiser
+    state are on ``device`` again (:func:`src.training.fit_in_place`). Returns the trainer."""
+    from src.training import fit_in_place, make_trainer
 
     with quiet_lightning():
         trainer = make_trainer(
             cfg, ctx, max_steps=-1, callbacks=callbacks, phase=phase, max_epochs=1
         )
-        trainer.fit(module, train_dataloaders=chunk_loader(plan))
+        fit_in_place(trainer, module, device, train_dataloaders=chunk_loader(plan))
     if torch.cuda.is_available():
         torch.cuda.synchronize()  # phase timers measure finished GPU work
     return trainer

@@ -107,7 +107,7 @@ def pretrain_sae(
         started = time.perf_counter()
         with ctx.timer(f"pretrain_{stage.name}"):
             plan = chunk_plan(stage.iterations, fast.steps_per_call)
-            fit_chunks(cfg, ctx, module, plan, phase=f"pretrain_{stage.name}")
+            fit_chunks(cfg, ctx, module, plan, f"pretrain_{stage.name}", x.device)
         seconds = time.perf_counter() - started
         info["stages"][stage.name] = {
             "iterations": stage.iterations,

@@ -170,11 +170,11 @@ def test_interrupted_pretraining_resumes_after_its_last_finished_stage(tmp_path,
     real_fit = pretrained.fit_chunks
     calls: list[str] = []
 
-    def fit_then_die_at_third_stage(cfg, ctx, module, plan, phase, **kw):
+    def fit_then_die_at_third_stage(cfg, ctx, module, plan, phase, *args, **kw):
         calls.append(phase)
         if len(calls) == 3 and phase == "pretrain_layer2":
             raise KeyboardInterrupt  # the run is killed during greedy layer 2
-        return real_fit(cfg, ctx, module, plan, phase, **kw)
+        return real_fit(cfg, ctx, module, plan, phase, *args, **kw)
 
     monkeypatch.setattr(pretrained, "fit_chunks", fit_then_die_at_third_stage)
     with pytest.raises(KeyboardInterrupt):

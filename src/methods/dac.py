@@ -16,7 +16,7 @@ from src.methods.kmeans import nearest_centre
 from src.methods.tactics import cluster_features
 from src.metrics import evaluate
 from src.models.convnets import build_convnet
-from src.training import make_trainer, resolve_device, to_device
+from src.training import fit_in_place, make_trainer, resolve_device, to_device
 
 
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
@@ -37,9 +37,9 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     max_steps = module.max_epochs * module.steps_per_epoch()
     trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
     with ctx.timer("train"):
-        trainer.fit(module)
+        fit_in_place(trainer, module, device)
     with ctx.timer("predict"):
-        net = module.net.to(device)
+        net = module.net
         probs, feats = predict_features(net, module.x, int(m.eval_batch_size))
         feats_np = feats.cpu().numpy()
     with ctx.timer("tactic"):

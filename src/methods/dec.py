@@ -59,7 +59,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     )
     plan = chunk_plan(int(m.max_iter), fast.steps_per_call, int(m.update_interval))
     with ctx.timer("dec"):
-        fit_chunks(cfg, ctx, module, plan, phase="dec", callbacks=[stop])
+        fit_chunks(cfg, ctx, module, plan, "dec", device, callbacks=[stop])
 
     with torch.no_grad():
         z = module.embed()
