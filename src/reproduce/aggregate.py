@@ -233,9 +233,12 @@ def provenance(
         runs_by += (
             "; " if runs_by else ""
         ) + f"{unknown} runs by a command the store did not record"
+    built_by = (
+        {} if list(counts) == [command] and not unknown else {"tables built by": f"`{command}`"}
+    )
     return {
         "command": runs_by,
-        "tables built by": f"`{command}`",
+        **built_by,
         "commit": _joined(done["commit"]),
         "device": _joined(done["device"]),
         "date": f"{done['date'].min()} … {done['date'].max()}",
