@@ -367,3 +367,18 @@ def test_dry_run_projection_uses_only_measured_runs(tmp_path):
     assert "from 6 runs' own configuration, 3 from the same method and data set" in lines[1]
     assert "no measurement for 3 runs" in lines[2] and "dec on cifar10 (3)" in lines[2]
     assert "1.5 min with 3 worker(s)" in projection(p.runs, store, "H100", 3)[0]
+
+
+def test_jobs_auto_on_cuda_from_free_memory_and_cpus(monkeypatch):
+    import torch
+
+    import src.reproduce.schedule as schedule
+
+    gpu_runs = [r for r in _plan_full_mnist()[:3]]  # no trainer=cpu
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for free, cpus, jobs in [(78.0, 16, 8), (10.0, 16, 2), (78.0, 2, 1), (2.0, 16, 1)]:
+        monkeypatch.setattr(schedule, "free_gpu_gib", lambda free=free: free)
+        monkeypatch.setattr(schedule.os, "cpu_count", lambda cpus=cpus: cpus)
+        assert resolve_jobs(None, gpu_runs) == jobs, (free, cpus)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_jobs(None, gpu_runs) == 1

@@ -12,6 +12,7 @@ SAE is pretrained twice and no two processes write one cache file.
 from __future__ import annotations
 
 import os
+import subprocess
 from itertools import groupby
 
 from src.errors import UserError
@@ -87,7 +88,22 @@ def resolve_jobs(jobs: int | None, runs: list[Run]) -> int:
 
     if not torch.cuda.is_available():
         return 1
-    free, _ = torch.cuda.mem_get_info()
-    by_memory = int(free / 2**30 // GPU_GIB_PER_RUN)
+    by_memory = int(free_gpu_gib() // GPU_GIB_PER_RUN)
     by_cpu = (os.cpu_count() or 1) // CPUS_PER_RUN
     return max(1, min(by_memory, by_cpu, MAX_AUTO_JOBS))
+
+
+def free_gpu_gib() -> float:
+    """Free memory of the first visible GPU, from ``nvidia-smi`` (the harness then holds no CUDA
+    context of its own), else from torch."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    cmd = ["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits"]
+    try:
+        out = subprocess.run([*cmd, "-i", visible or "0"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout  # fmt: skip
+        return float(out.split()[0]) / 1024  # MiB
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return free / 2**30
