@@ -200,8 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         result = TableResult(spec, records, summarise(spec, records))
         figures = table_figures(result, out_dir)
         skipped = [reason for table, reason in the_plan.skipped if table == spec.name]
-        ran_by = [commands.get((Path(d).parent.name, s)) for d, s, done in
-                  records[["run_dir", "seed", "finished"]].itertuples(index=False) if done]  # fmt: skip
+        done = records[records["finished"]]
+        ran_by = [
+            commands.get((Path(d).parent.name, s))
+            for d, s in zip(done.run_dir, done.seed, strict=True)
+        ]
         prov = provenance(records, ran_by, command, profile.seeds, elapsed)
         md, csv = write_table(result, out_dir, markdown(result, prov, figures, skipped))
         print(f"table: {md} (+ {csv.name}, {len(figures)} figures)")

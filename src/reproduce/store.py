@@ -122,8 +122,9 @@ class Store:
 
         The lock file appears complete or not at all: the holder's identity is written to a
         private file first, then hard-linked to ``.lock`` (``os.link`` fails if it exists). A
-        stale lock (its holder on this host is gone) is broken only under the store's guard
-        (``fcntl.flock``) after a second look, so two claimers never both take one run.
+        stale lock (its holder on this host is gone, or its pid now names a younger process) is
+        broken only under the store's guard (``fcntl.flock``), so two claimers never both take
+        one run.
         """
         path = self.run_dir(overrides, seed) / ".lock"
         path.parent.mkdir(parents=True, exist_ok=True)
