@@ -382,3 +382,23 @@ def test_jobs_auto_on_cuda_from_free_memory_and_cpus(monkeypatch):
         assert resolve_jobs(None, gpu_runs) == jobs, (free, cpus)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_jobs(None, gpu_runs) == 1
+
+
+def test_provenance_names_the_command_that_ran_the_runs(tmp_path):
+    from src.reproduce.aggregate import provenance
+
+    store = Store(tmp_path / "store")
+    spec = _spec()
+    p = plan([spec], [0, 1], [], {"mnist": None})
+    for run in p.runs:
+        path = store.result_path(list(run.overrides), run.seed)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_result(0.5, 0.5)))
+    records = run_records(spec, p, store)
+    ran = "python -m scripts.reproduce --profile smoke"
+    again = "python -m scripts.reproduce --profile smoke --aggregate-only"
+    prov = provenance(records, [ran, ran], again, [0, 1], 1.0)
+    assert prov["command"] == f"`{ran}`" and prov["tables built by"] == f"`{again}`"
+    assert "tables built by" not in provenance(records, [ran, ran], ran, [0, 1], 1.0)
+    mixed = provenance(records, [ran, None], again, [0, 1], 1.0)["command"]
+    assert mixed == f"`{ran}` (1 of 2 runs); 1 runs by a command the store did not record"
