@@ -121,6 +121,7 @@ def run_local(
     queue = deque(seed_groups(runs))
     progress = Progress(len(runs), say)
     slots: list[_LocalSlot] = []
+    started: list[subprocess.Popen] = []  # every child, for a clean stop
     info = {"launcher": "local", "jobs": jobs, "command": command}
 
     def start(run: Run, rest: list[Run]) -> _LocalSlot:
@@ -129,6 +130,7 @@ def run_local(
         cmd = [sys.executable, "-m", "src.run", *ovr, f"hydra.run.dir={run_dir}"]
         log = open(run_dir / "run.log", "w")
         proc = _popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        started.append(proc)
         store.log("start", ovr, run.seed, pid=proc.pid, **info)
         return _LocalSlot(proc, run, rest, log, time.perf_counter())
 
@@ -159,7 +161,7 @@ def run_local(
                     running.append(start(slot.rest[0], slot.rest[1:]))
             slots = running
     except BaseException:
-        _stop([s.proc for s in slots])
+        _stop(started)
         raise
 
 
