@@ -19,13 +19,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import groupby
 from pathlib import Path
 from typing import IO
 
 from src.config_groups import CONF_DIR
 from src.reproduce.lifetime import child_preexec
-from src.reproduce.schedule import seed_groups
+from src.reproduce.schedule import order_runs, seed_groups
 from src.reproduce.spec import Run
 from src.reproduce.store import Store, config_key, override_key
 
@@ -279,8 +278,10 @@ def run_multirun(
     def config_of(run: Run) -> list[str]:
         return [o for o in run.overrides if override_key(o) != "seed"]
 
-    keyed = sorted(runs, key=lambda r: config_key(list(r.overrides)))
-    groups = [list(g) for _, g in groupby(keyed, key=lambda r: config_key(list(r.overrides)))]
+    by_config: dict[str, list[Run]] = {}  # in the harness's order: configs sharing an SAE in turn
+    for r in order_runs(runs):
+        by_config.setdefault(config_key(list(r.overrides)), []).append(r)
+    groups = list(by_config.values())
     for i, group in enumerate(groups, 1):
         base = config_of(group[0])
         seeds = ",".join(str(r.seed) for r in group)
