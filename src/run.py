@@ -155,7 +155,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
             "internal": internal,
             "extra": out.extra,
             "wall_time_s": {**timer.seconds, "total": time.perf_counter() - started},
-            "device": device_name(cfg.trainer.get("accelerator")),
+            "device": device_name(out.device),
             "commit": commit,
             "date": now_iso(),
             "command": " ".join(["python -m src.run", *sys.argv[1:]]),

@@ -40,6 +40,7 @@ class MethodOutput:
     soft: np.ndarray | None = None  # (n, k) soft assignments, rows sum to 1
     extra: dict[str, Any] = field(default_factory=dict)  # scalars for result.json
     model_path: Path | None = None  # a checkpoint `src.predict` can load
+    device: str | None = None  # the torch device that trained ("cuda", "cpu"); None: the CPU
 
 
 MethodFn = Callable[[DictConfig, ClusterData, RunContext], MethodOutput]

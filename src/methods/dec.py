@@ -81,7 +81,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         },
         "centroids": module.centroids.detach().cpu(),
         "alpha": module.alpha,
-        "preprocess": data.meta.get("preprocess"),
+        "preprocess": data.meta.get("preprocess_params"),
         "pretrained_sae": str(pre.path),
     }
     model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)
@@ -105,6 +105,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         soft=q.cpu().numpy(),
         extra=extra,
         model_path=model_path,
+        device=str(device),
     )
 
 

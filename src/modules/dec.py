@@ -18,6 +18,7 @@ from torch import nn
 
 from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
 from src.fast import BatchStream, FastOptions, StepRunner, batched, make_optimizer
+from src.guard import DEFAULT_EVERY, DivergenceGuard
 from src.models.sae import SAE
 
 
@@ -69,6 +70,11 @@ class DECModule(L.LightningModule):
         self.runner = StepRunner(
             self._loss, self.opt, self.batches.batch_size, x.device, fast.cuda_graphs
         )
+        self.lr = float(lr)
+        phase = "DEC KL phase" if self.train_encoder else "DEC w/o backprop (centroids only)"
+        self.guard = DivergenceGuard(
+            phase, "method.lr", every=max(fast.steps_per_call, DEFAULT_EVERY)
+        )
         self.iteration = 0
         self.stopped = False  # set by DECToleranceStop
 
@@ -109,4 +115,5 @@ class DECModule(L.LightningModule):
         for _ in range(length):
             self.runner(self.batches.next())
         self.iteration = start + length
+        self.guard.after_chunk(self.runner.loss, self.iteration, self.lr)
         return None
