@@ -49,6 +49,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         train_encoder=bool(m.train_encoder),
         fast=fast,
         seed=int(ctx.seed) * 1009 + 7,
+        momentum_reset=bool(m.get("momentum_reset", False)),
     )
     stop = DECToleranceStop(
         int(m.update_interval),
@@ -60,6 +61,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     plan = chunk_plan(int(m.max_iter), fast.steps_per_call, int(m.update_interval))
     with ctx.timer("dec"):
         fit_chunks(cfg, ctx, module, plan, "dec", device, callbacks=[stop])
+    module.guard.after_chunk(module.runner.loss, module.iteration, module.lr, force=True)
 
     with torch.no_grad():
         z = module.embed()
@@ -94,6 +96,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "dec_target_updates": stop.n_updates,
         "dec_last_label_change": stop.tracker.history[-1] if stop.tracker.history else None,
         "update_interval": int(m.update_interval),
+        "momentum_reset": bool(m.get("momentum_reset", False)),
         "kl_train": kl_fit,
         **({"kl_val": kl_val, "n_validation": len(val_data)} if val_data is not None else {}),
         **{f"ae_kmeans_{k}": v for k, v in init_metrics.items()},
