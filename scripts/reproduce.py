@@ -27,8 +27,20 @@ from src.reproduce.aggregate import (
 from src.reproduce.availability import dataset_status
 from src.reproduce.figures import table_figures
 from src.reproduce.launch import LAUNCHERS, REPO, launch
+from src.reproduce.projection import projection
 from src.reproduce.readme import update_readme
-from src.reproduce.spec import Plan, load_profile, load_table, plan
+from src.reproduce.schedule import order_runs, parse_jobs, resolve_jobs
+from src.reproduce.spec import (
+    SEEDS_GRAMMAR,
+    Plan,
+    Profile,
+    Run,
+    TableSpec,
+    load_profile,
+    load_table,
+    parse_seeds,
+    plan,
+)
 from src.reproduce.store import Store
 
 
@@ -36,15 +48,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts.reproduce", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="full", help="conf/reproduce/profile/<name>.yaml")
     p.add_argument("--tables", help="comma-separated subset of the profile's tables")
-    p.add_argument("--methods", help="comma-separated subset of methods")
-    p.add_argument("--datasets", help="comma-separated subset of data sets")
-    p.add_argument("--seeds", help="'5' (seeds 0-4) or '0,3,7'; default: the profile's")
-    p.add_argument(
-        "--store", default="outputs/store", help="the results store (default %(default)s)"
-    )
+    p.add_argument("--methods", help="comma-separated subset of the tables' methods")
+    p.add_argument("--datasets", help="comma-separated subset of the tables' data sets")
+    p.add_argument("--seeds", help=f"{SEEDS_GRAMMAR} ('3' is seed 3); default: the profile's")
+    p.add_argument("--store", help="the results store (default: the profile's)")
     p.add_argument("--out", help="where tables/ and figures/ go (default: the profile's)")
     p.add_argument("--launcher", choices=LAUNCHERS, help="default: the profile's")
-    p.add_argument("--jobs", type=int, default=2, help="parallel jobs for launcher=joblib")
+    p.add_argument(
+        "--jobs",
+        default="auto",
+        help="runs at once (seed groups in parallel; joblib: n_jobs); auto: from free GPU "
+        "memory and CPU count on CUDA, 1 on the CPU (default)",
+    )
     p.add_argument(
         "--launcher-override",
         action="append",
@@ -53,17 +68,64 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--max-runs", type=int, help="run at most this many, then aggregate")
     p.add_argument("--dry-run", action="store_true", help="list the plan, run nothing")
+    p.add_argument(
+        "--project-device",
+        default="H100",
+        help="--dry-run projects the wall time from runs measured on this device (%(default)s)",
+    )
     p.add_argument("--aggregate-only", action="store_true", help="only rebuild tables/figures")
     p.add_argument("--no-readme", action="store_true", help="leave README.md's block alone")
     p.add_argument("overrides", nargs="*", help="Hydra overrides added to every run")
     return p.parse_args(argv)
 
 
-def _subset(names: list[str], wanted: str | None) -> list[str]:
-    if not wanted:
-        return names
-    keep = [s.strip() for s in wanted.split(",") if s.strip()]
-    return [n for n in names if n in keep]
+def choose(option: str, wanted: str | None, valid: list[str]) -> list[str]:
+    """``--tables a,b``: the names, each one of ``valid`` (one-line error naming the choices)."""
+    if wanted is None:
+        return valid
+    names = [s.strip() for s in wanted.split(",")]
+    unknown = [n for n in names if n not in valid]
+    if "" in names or unknown:
+        what = "an empty name" if "" in names else ", ".join(unknown)
+        raise UserError(f"{option} {wanted!r}: {what} is not one of: {', '.join(valid)}")
+    return [n for n in valid if n in names]
+
+
+def load_specs(profile: Profile, args: argparse.Namespace) -> list[TableSpec]:
+    """The profile's tables, narrowed by --tables/--methods/--datasets (names checked)."""
+    specs = [load_table(n, profile) for n in choose("--tables", args.tables, profile.tables)]
+    methods = choose(
+        "--methods", args.methods, list(dict.fromkeys(m for s in specs for m in s.methods))
+    )
+    datasets = choose(
+        "--datasets", args.datasets, list(dict.fromkeys(d for s in specs for d in s.datasets))
+    )
+    for spec in specs:
+        spec.methods = [m for m in spec.methods if m in methods]
+        spec.datasets = [d for d in spec.datasets if d in datasets]
+    return specs
+
+
+def launch_commands(store: Store) -> dict[tuple[str, int], str]:
+    """(config key, seed) → the reproduce command that last finished that run."""
+    return {
+        (e["key"], e["seed"]): e["command"]
+        for e in store.executions()
+        if e.get("event") == "done" and e.get("command")
+    }
+
+
+def claim(pending: list[Run], store: Store) -> list[Run]:
+    """The pending runs this invocation locks (and that are still unfinished once locked)."""
+    mine = []
+    for r in pending:
+        if not store.lock(list(r.overrides), r.seed):
+            continue
+        if store.is_done(list(r.overrides), r.seed):  # finished by another invocation meanwhile
+            store.unlock(list(r.overrides), r.seed)
+            continue
+        mine.append(r)
+    return mine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,18 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     command = "python -m scripts.reproduce " + shlex.join(argv)
     profile = load_profile(args.profile)
-    if args.seeds:
-        s = args.seeds
-        profile.seeds = list(range(int(s))) if s.isdigit() else [int(x) for x in s.split(",")]
-    specs = []
-    for name in _subset(profile.tables, args.tables):
-        spec = load_table(name, profile)
-        spec.methods = _subset(spec.methods, args.methods)
-        spec.datasets = _subset(spec.datasets, args.datasets)
-        specs.append(spec)
+    if args.seeds is not None:
+        profile.seeds = parse_seeds(args.seeds)
+    jobs_wanted = parse_jobs(args.jobs)
+    specs = load_specs(profile, args)
     out_dir = Path(args.out or profile.out)
-    store = Store(Path(args.store))
+    store = Store(Path(args.store or profile.store))
     launcher = args.launcher or profile.launcher
+    for leftover in store.remove_leftovers():
+        print(f"removed {leftover} (left by a batch worker that is gone)")
 
     datasets = [d for spec in specs for d in spec.datasets]
     status = dataset_status(datasets, args.overrides)
@@ -91,39 +150,62 @@ def main(argv: list[str] | None = None) -> int:
     for table, reason in the_plan.skipped:
         print(f"skip [{table}] {reason}")
 
+    if not the_plan.runs and not the_plan.skipped:
+        raise UserError(
+            "these options select no run (no table has the chosen methods and data sets)"
+        )
     unique = {r.overrides: r for r in the_plan.runs}  # tables share runs (same overrides)
-    pending = [r for r in unique.values() if not store.is_done(list(r.overrides), r.seed)]
+    ordered = order_runs(list(unique.values()))  # seed-major: runs sharing an SAE back to back
+    pending = [r for r in ordered if not store.is_done(list(r.overrides), r.seed)]
     print(
-        f"profile {profile.name}: {len(the_plan.runs)} planned runs ({len(unique)} distinct), "
-        f"{len(unique) - len(pending)} already in {store.root}, {len(pending)} to run"
+        f"profile {profile.name}, seeds {_seeds(profile.seeds)}: {len(the_plan.runs)} planned runs "
+        f"({len(unique)} distinct), {len(unique) - len(pending)} already in {store.root}, "
+        f"{len(pending)} to run"
     )
     if args.dry_run:
         for r in pending:
             print(f"  would run [{r.table}] {r.label}")
+        for line in projection(pending, store, args.project_device, jobs_wanted):
+            print(line)
         return 0
     failed = 0
     if pending and not args.aggregate_only:
         if args.max_runs is not None:
             pending = pending[: args.max_runs]
-        mine = [r for r in pending if store.lock(list(r.overrides), r.seed)]
+        mine = claim(pending, store)
         if len(mine) < len(pending):
             print(
-                f"{len(pending) - len(mine)} runs are being run by another invocation; left to it"
+                f"{len(pending) - len(mine)} runs are run (or were finished) by another invocation"
             )
+        jobs = resolve_jobs(jobs_wanted, mine)
+        if jobs > 1 and launcher in ("local", "batch"):
+            print(f"{jobs} workers: seed groups in parallel, runs inside a group in order")
         try:
-            launch(mine, store, launcher, jobs=args.jobs, launcher_overrides=args.launcher_override)
+            launch(mine, store, launcher, jobs=jobs, launcher_overrides=args.launcher_override,
+                   command=command)  # fmt: skip
         finally:
             for r in mine:
                 store.unlock(list(r.overrides), r.seed)
         failed = sum(not store.is_done(list(r.overrides), r.seed) for r in mine)
 
     elapsed = time.perf_counter() - started
+    commands = launch_commands(store)
     for spec in specs:
         records = run_records(spec, the_plan, store)
+        md_path = out_dir / "tables" / f"{spec.name}.md"
+        if records.empty or not records["finished"].any():
+            why = "nothing planned" if records.empty else "no planned run has finished"
+            print(f"table [{spec.name}]: {why}; {md_path} not written (left as it was)")
+            continue
         result = TableResult(spec, records, summarise(spec, records))
         figures = table_figures(result, out_dir)
         skipped = [reason for table, reason in the_plan.skipped if table == spec.name]
-        prov = provenance(records, command, profile.seeds, elapsed)
+        done = records[records["finished"]]
+        ran_by = [
+            commands.get((Path(d).parent.name, s))
+            for d, s in zip(done.run_dir, done.seed, strict=True)
+        ]
+        prov = provenance(records, ran_by, command, profile.seeds, elapsed)
         md, csv = write_table(result, out_dir, markdown(result, prov, figures, skipped))
         print(f"table: {md} (+ {csv.name}, {len(figures)} figures)")
     readme = REPO / "README.md"
@@ -138,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{failed} runs failed (see the lines above); run again to retry them")
         return 1
     return 0
+
+
+def _seeds(seeds: list[int]) -> str:
+    return ",".join(map(str, seeds))
 
 
 def _interrupt(signum, frame):

@@ -5,20 +5,33 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from src.errors import UserError
 from src.reproduce.aggregate import TableResult, markdown, metric_value, run_records, summarise
 from src.reproduce.figures import history_figure, table_figures
+from src.reproduce.projection import projection
+from src.reproduce.schedule import (
+    order_runs,
+    parse_jobs,
+    resolve_jobs,
+    sae_signature,
+    seed_groups,
+)
 from src.reproduce.spec import (
     PAPER_DIR,
     TableSpec,
     load_profile,
     load_table,
     paper_numbers,
+    parse_seeds,
     plan,
     run_overrides,
 )
@@ -177,3 +190,215 @@ def test_readme_block_lists_each_table_with_device_and_date(tmp_path):
     assert "[DEC Tables 2/3](outputs/tables/dec_table2.md)" in text
     assert "device NVIDIA H100" in text and "date 2026-01-01 … 2026-01-02" in text
     assert not update_readme(tmp_path / "outputs" / "tables" / "dec_table2.md", tables)
+
+
+@pytest.mark.parametrize(
+    ("text", "seeds"),
+    [
+        ("0", [0]),
+        ("3", [3]),
+        ("0-4", [0, 1, 2, 3, 4]),
+        ("0,3,7", [0, 3, 7]),
+        (" 2-3, 9 ", [2, 3, 9]),
+    ],
+)
+def test_seeds_grammar(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("", "an empty item"), ("0,,1", "an empty item"), ("abc", "'abc' is not a seed"),
+     ("-1", "'-1' is not a seed"), ("1.5", "'1.5'"), ("4-2", "range '4-2' is empty"),
+     ("1,1", "lists seed 1 more than once"), ("0-2,1", "lists seed 1 more than once")],
+)  # fmt: skip
+def test_seeds_grammar_rejects_in_one_line(text, says):
+    with pytest.raises(UserError, match=re.escape(says)) as err:
+        parse_seeds(text)
+    assert "\n" not in str(err.value) and "0-4" in str(err.value) or "more than once" in says
+
+
+def test_profile_seeds_count_is_rejected_as_ambiguous(tmp_path, monkeypatch):
+    import src.reproduce.spec as spec
+
+    assert load_profile("smoke").seeds == [0, 1] and load_profile("full").seeds == [0, 1, 2, 3, 4]
+    (tmp_path / "p.yaml").write_text("seeds: 5\n")
+    monkeypatch.setattr(spec, "PROFILE_DIR", tmp_path)
+    with pytest.raises(UserError, match="ambiguous"):
+        load_profile("p")
+    (tmp_path / "p.yaml").write_text("seeds: [0, 3]\n")
+    assert load_profile("p").seeds == [0, 3]
+
+
+def _plan_full_mnist() -> list:
+    profile = load_profile("full")
+    specs = [load_table(n, profile) for n in profile.tables]
+    p = plan(specs, profile.seeds, [], {d: None for s in specs for d in s.datasets})
+    return order_runs(list({r.overrides: r for r in p.runs}.values()))
+
+
+def test_order_is_seed_major_and_runs_sharing_an_sae_are_back_to_back():
+    runs = _plan_full_mnist()
+    assert len(runs) > 300
+    for dataset in {r.dataset for r in runs}:
+        seeds = [r.seed for r in runs if r.dataset == dataset]
+        assert seeds == sorted(seeds), dataset  # every run of seed 0 before any of seed 1
+    datasets = [r.dataset for r in runs]
+    assert all(datasets.index(d) + datasets.count(d) - 1 == len(datasets) - 1 - datasets[::-1].index(d)
+               for d in set(datasets))  # fmt: skip  # each data set in one block
+    sae = [(i, r) for i, r in enumerate(runs) if r.method in ("ae_kmeans", "dec_nobp", "dec")]
+    blocks: dict[tuple, list[int]] = {}
+    for i, r in sae:
+        blocks.setdefault((r.dataset, r.seed, sae_signature(r)), []).append(i)
+    for key, positions in blocks.items():
+        assert positions == list(range(positions[0], positions[0] + len(positions))), key
+    # on MNIST seed 0, the table's three SAE methods follow each other, before seed 1 starts
+    first = [r.method for r in runs if r.dataset == "mnist" and r.seed == 0
+             and not any(o.startswith(("dataset.imbalance", "n_clusters", "method.valid"))
+                         for o in r.overrides)]  # fmt: skip
+    assert first[:6] == ["kmeans", "ae_kmeans", "dec_nobp", "dec", "dac_star", "dac"]
+
+
+def test_seed_groups_hold_one_dataset_and_seed_each():
+    runs = _plan_full_mnist()
+    groups = seed_groups(runs)
+    assert len(groups) == len({(r.dataset, r.seed) for r in runs})
+    assert sum(map(len, groups)) == len(runs)
+    for g in groups:
+        assert len({(r.dataset, r.seed) for r in g}) == 1
+
+
+def test_jobs_option():
+    assert parse_jobs("auto") is None and parse_jobs("3") == 3
+    for bad in ("0", "-1", "x", ""):
+        with pytest.raises(UserError, match="positive count"):
+            parse_jobs(bad)
+    cpu_runs = [r for r in _plan_full_mnist()[:3]]
+    assert resolve_jobs(2, cpu_runs) == 2
+    smoke = load_profile("smoke")
+    p = plan([load_table("dec_table2", smoke)], [0], [], {"digits": None, "stl10_hog": "x"})
+    assert resolve_jobs(None, p.runs) == 1  # trainer=cpu: one at a time
+
+
+def _claimer(root: str, keys: list[int], go, done, out) -> None:
+    store = Store(Path(root))
+    go.wait()
+    out.put((os.getpid(), [k for k in keys if store.lock([f"n_clusters={k}"], 0)]))
+    done.wait()  # hold the locks (stay alive) until every claimer has finished
+
+
+def test_concurrent_claimers_take_each_run_once_and_break_stale_locks_once(tmp_path):
+    import multiprocessing as mp
+
+    store = Store(tmp_path)
+    keys = list(range(40))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    for k in keys[::2]:  # half the runs hold a stale lock, in the old and the new format
+        lock = store.run_dir([f"n_clusters={k}"], 0) / ".lock"
+        lock.parent.mkdir(parents=True)
+        lock.write_text(f"{socket.gethostname()} {dead}" + (" 12345" if k % 4 else ""))
+    ctx = mp.get_context("fork")
+    go, done, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_claimer, args=(str(tmp_path), keys, go, done, out))
+             for _ in range(6)]  # fmt: skip
+    for p in procs:
+        p.start()
+    go.set()
+    claims = [out.get(timeout=120) for _ in procs]
+    done.set()
+    for p in procs:
+        p.join(timeout=30)
+    taken = [k for _, ks in claims for k in ks]
+    assert sorted(taken) == keys  # every run claimed, none twice
+    holders = {k: pid for pid, ks in claims for k in ks}
+    for k in keys:  # each lock file names its one holder, complete
+        host, pid, _ = (store.run_dir([f"n_clusters={k}"], 0) / ".lock").read_text().split()
+        assert host == socket.gethostname() and int(pid) == holders[k]
+    assert not list(tmp_path.glob("*/seed0/.lock.*"))  # no temporary files left
+
+
+def test_lock_file_is_never_seen_empty_and_unlock_leaves_others_locks(tmp_path):
+    store = Store(tmp_path)
+    assert store.lock(["a=1"], 0)
+    lock = store.run_dir(["a=1"], 0) / ".lock"
+    assert lock.read_text().split()[1] == str(os.getpid())
+    other = store.run_dir(["a=2"], 0) / ".lock"
+    other.parent.mkdir(parents=True)
+    other.write_text(f"{socket.gethostname()} 1 -")  # pid 1 is alive: not stale
+    assert not store.lock(["a=2"], 0)
+    store.unlock(["a=2"], 0)  # not ours: left alone
+    assert other.exists()
+
+
+def test_leftover_batch_job_files_of_dead_workers_are_removed(tmp_path):
+    store = Store(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    (tmp_path / f".batch-{dead}.json").write_text("{}")
+    (tmp_path / f".batch-{os.getpid()}.json").write_text("{}")
+    assert [p.name for p in store.remove_leftovers()] == [f".batch-{dead}.json"]
+    assert (tmp_path / f".batch-{os.getpid()}.json").exists()
+
+
+def _log_done(store: Store, overrides: list[str], seed: int, seconds: float, device: str, jobs=1):
+    store.log("done", overrides, seed, seconds=seconds, device=device, jobs=jobs)
+
+
+def test_dry_run_projection_uses_only_measured_runs(tmp_path):
+    store = Store(tmp_path)
+    spec = _spec(methods=["kmeans", "dec"], datasets=["mnist", "cifar10"])
+    p = plan([spec], [0, 1, 2], [], {"mnist": None, "cifar10": None})
+    by = {(r.method, r.dataset, r.seed): r for r in p.runs}
+    assert projection(p.runs, store, "H100", None)[0].startswith("projection on H100: no run")
+    kmeans0 = by[("kmeans", "mnist", 0)]
+    _log_done(store, list(kmeans0.overrides), 0, 10.0, "NVIDIA H100 80GB HBM3", jobs=2)
+    dec0 = by[("dec", "mnist", 0)]
+    _log_done(store, list(dec0.overrides), 0, 60.0, "NVIDIA H100 80GB HBM3", jobs=2)
+    _log_done(store, list(dec0.overrides), 1, 1000.0, "CPU (x86_64, 2 threads)")  # not an H100
+    other = [*by[("kmeans", "cifar10", 0)].overrides, "method.n_init=3"]  # another config
+    _log_done(store, other, 0, 20.0, "NVIDIA H100 80GB HBM3", jobs=2)
+    lines = projection(p.runs, store, "H100", None)
+    # mnist: 3 seeds × (10 + 60) s (their own config); k-means on cifar10: 3 × 20 s (same method
+    # and data set); DEC on cifar10: nothing measured, nothing invented
+    assert "for the 9 measured of 12 runs: 4.5 min one after the other" in lines[0]
+    assert "2.3 min with 2 worker(s)" in lines[0]  # seed groups 70, 70, 70, 20, 20, 20 s
+    assert "measured with 2 concurrent" in lines[0]
+    assert "from 6 runs' own configuration, 3 from the same method and data set" in lines[1]
+    assert "no measurement for 3 runs" in lines[2] and "dec on cifar10 (3)" in lines[2]
+    assert "1.5 min with 3 worker(s)" in projection(p.runs, store, "H100", 3)[0]
+
+
+def test_jobs_auto_on_cuda_from_free_memory_and_cpus(monkeypatch):
+    import torch
+
+    import src.reproduce.schedule as schedule
+
+    gpu_runs = [r for r in _plan_full_mnist()[:3]]  # no trainer=cpu
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for free, cpus, jobs in [(78.0, 16, 8), (10.0, 16, 2), (78.0, 2, 1), (2.0, 16, 1)]:
+        monkeypatch.setattr(schedule, "free_gpu_gib", lambda free=free: free)
+        monkeypatch.setattr(schedule.os, "cpu_count", lambda cpus=cpus: cpus)
+        assert resolve_jobs(None, gpu_runs) == jobs, (free, cpus)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_jobs(None, gpu_runs) == 1
+
+
+def test_provenance_names_the_command_that_ran_the_runs(tmp_path):
+    from src.reproduce.aggregate import provenance
+
+    store = Store(tmp_path / "store")
+    spec = _spec()
+    p = plan([spec], [0, 1], [], {"mnist": None})
+    for run in p.runs:
+        path = store.result_path(list(run.overrides), run.seed)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_result(0.5, 0.5)))
+    records = run_records(spec, p, store)
+    ran = "python -m scripts.reproduce --profile smoke"
+    again = "python -m scripts.reproduce --profile smoke --aggregate-only"
+    prov = provenance(records, [ran, ran], again, [0, 1], 1.0)
+    assert prov["command"] == f"`{ran}`" and prov["tables built by"] == f"`{again}`"
+    assert "tables built by" not in provenance(records, [ran, ran], ran, [0, 1], 1.0)
+    mixed = provenance(records, [ran, None], again, [0, 1], 1.0)["command"]
+    assert mixed == f"`{ran}` (1 of 2 runs); 1 runs by a command the store did not record"

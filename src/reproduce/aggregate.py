@@ -9,6 +9,7 @@ verified flag.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,13 +210,35 @@ def markdown(result: TableResult, provenance: dict, figures: list[Path], skipped
     return "\n".join(lines)
 
 
-def provenance(records: pd.DataFrame, command: str, seeds: list[int], invocation_s: float) -> dict:
+def provenance(
+    records: pd.DataFrame,
+    ran_by: list[str | None],
+    command: str,
+    seeds: list[int],
+    invocation_s: float,
+) -> dict:
+    """The table's provenance: the commands that ran its finished runs (``ran_by``, one per
+    finished run, None where the store did not record it) and the one that built the table."""
     done = records[records["finished"]] if not records.empty else records
     if done.empty:
         return {"command": f"`{command}`", "runs": "none finished yet", "seeds": _seeds(seeds)}
     wall = float(np.nansum(done["wall_s"]))
+    counts = Counter(c for c in ran_by if c)
+    runs_by = "; ".join(
+        f"`{c}`" + (f" ({n} of {len(done)} runs)" if n < len(done) else "")
+        for c, n in counts.most_common()
+    )
+    unknown = sum(c is None for c in ran_by)
+    if unknown:
+        runs_by += (
+            "; " if runs_by else ""
+        ) + f"{unknown} runs by a command the store did not record"
+    built_by = (
+        {} if list(counts) == [command] and not unknown else {"tables built by": f"`{command}`"}
+    )
     return {
-        "command": f"`{command}`",
+        "command": runs_by,
+        **built_by,
         "commit": _joined(done["commit"]),
         "device": _joined(done["device"]),
         "date": f"{done['date'].min()} … {done['date'].max()}",

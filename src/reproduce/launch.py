@@ -1,21 +1,31 @@
-"""Run the pending runs: a subprocess each, a batch worker, or Hydra multiruns (joblib, SLURM).
+"""Run the pending runs: a subprocess each, batch workers, or Hydra multiruns (joblib, SLURM).
 
 Every launcher writes into the store's run directories (``hydra.run.dir`` or
 ``hydra.sweep.dir``/``subdir``), so a run is finished exactly when its ``result.json`` exists,
-whichever launcher ran it.
+whichever launcher ran it. ``local`` and ``batch`` run up to ``jobs`` seed groups at once
+(``src.reproduce.schedule``: one worker runs a group's runs in order, groups in parallel), so
+several runs share one GPU without two processes pretraining or writing the same SAE. Every
+child dies with the harness (``src.reproduce.lifetime``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import selectors
 import subprocess
 import sys
+import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
+from typing import IO
 
 from src.config_groups import CONF_DIR
+from src.reproduce.lifetime import child_preexec
+from src.reproduce.schedule import seed_groups
 from src.reproduce.spec import Run
 from src.reproduce.store import Store, config_key, override_key
 
@@ -24,24 +34,32 @@ LAUNCHERS = ("local", "batch", "joblib", "submitit_slurm", "submitit_local")
 
 
 def _env() -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    """The caller's environment, with the repository first on PYTHONPATH (never replaced:
+    packages reachable only through the caller's PYTHONPATH, e.g. the GPU runbook's
+    ``/tmp/site``, stay importable by every launched run and worker)."""
+    paths = [str(REPO), *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
     env.setdefault("WANDB_MODE", "offline")
     return env
 
 
-def _popen_wait(cmd: list[str], **kwargs) -> subprocess.Popen:
-    """Start ``cmd`` and wait; on Ctrl-C or SIGTERM of the harness, stop the child first."""
-    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), **kwargs)
-    try:
-        proc.wait()
-    except BaseException:
-        proc.terminate()
+def _popen(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """A child in the repository with the caller's environment, killed if the harness dies."""
+    return subprocess.Popen(cmd, cwd=REPO, env=_env(), preexec_fn=child_preexec(), **kwargs)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Ctrl-C or SIGTERM of the harness: stop the children first (SIGTERM, then SIGKILL)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 30
+    for proc in procs:
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
-        raise
-    return proc
+            proc.wait()
 
 
 def _last_error(log: Path) -> str:
@@ -65,62 +83,186 @@ def _summary(log: Path) -> str:
     return ""
 
 
-def run_local(runs: list[Run], store: Store, say: Callable[[str], None]) -> None:
-    """One ``python -m src.run`` subprocess per run (most robust; ~10 s of start-up each)."""
-    for i, run in enumerate(runs, 1):
+def result_device(store: Store, run: Run) -> str | None:
+    """The device a finished run trained on (its result.json), for the executions log."""
+    result = store.load(list(run.overrides), run.seed)
+    return None if result is None else result.get("device")
+
+
+@dataclass
+class Progress:
+    """``[i/N] done: ...`` lines, counted over every worker."""
+
+    total: int
+    say: Callable[[str], None]
+    count: int = 0
+
+    def report(self, ok: bool, message: str, run: Run) -> None:
+        self.count += 1
+        self.say(
+            f"[{self.count}/{self.total}] {'done' if ok else 'FAILED'}: {message} | {run.label}"
+        )
+
+
+@dataclass
+class _LocalSlot:
+    proc: subprocess.Popen
+    run: Run
+    rest: list[Run]
+    log: IO
+    started: float
+
+
+def run_local(
+    runs: list[Run], store: Store, say: Callable[[str], None], jobs: int = 1, command: str = ""
+) -> None:
+    """One ``python -m src.run`` subprocess per run (most robust; ~10 s of start-up each), up to
+    ``jobs`` at once, one seed group per slot."""
+    queue = deque(seed_groups(runs))
+    progress = Progress(len(runs), say)
+    slots: list[_LocalSlot] = []
+    started: list[subprocess.Popen] = []  # every child, for a clean stop
+    info = {"launcher": "local", "jobs": jobs, "command": command}
+
+    def start(run: Run, rest: list[Run]) -> _LocalSlot:
         ovr = list(run.overrides)
         run_dir = store.run_dir(ovr, run.seed)
-        log = run_dir / "run.log"
-        store.log("start", ovr, run.seed, launcher="local")
         cmd = [sys.executable, "-m", "src.run", *ovr, f"hydra.run.dir={run_dir}"]
-        with open(log, "w") as out:
-            proc = _popen_wait(cmd, stdout=out, stderr=subprocess.STDOUT)
-        ok = proc.returncode == 0 and store.is_done(ovr, run.seed)
+        log = open(run_dir / "run.log", "w")
+        proc = _popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        started.append(proc)
+        store.log("start", ovr, run.seed, pid=proc.pid, **info)
+        return _LocalSlot(proc, run, rest, log, time.perf_counter())
+
+    def finish(slot: _LocalSlot) -> None:
+        slot.log.close()
+        ovr, seed = list(slot.run.overrides), slot.run.seed
+        ok = slot.proc.returncode == 0 and store.is_done(ovr, seed)
+        log = store.run_dir(ovr, seed) / "run.log"
         message = _summary(log) if ok else _last_error(log)
-        store.log("done" if ok else "failed", ovr, run.seed, launcher="local", message=message)
-        say(f"[{i}/{len(runs)}] {'done' if ok else 'FAILED'}: {message} | {run.label}")
+        seconds = round(time.perf_counter() - slot.started, 2)
+        store.log("done" if ok else "failed", ovr, seed, pid=slot.proc.pid, seconds=seconds,
+                  device=result_device(store, slot.run), message=message, **info)  # fmt: skip
+        progress.report(ok, message, slot.run)
 
-
-def run_batch(runs: list[Run], store: Store, say: Callable[[str], None]) -> None:
-    """One worker process runs every run in turn (``src.reproduce.worker``)."""
-    jobs = {
-        "store": str(store.root),
-        "runs": [
-            {
-                "overrides": list(r.overrides),
-                "seed": r.seed,
-                "run_dir": str(store.run_dir(list(r.overrides), r.seed)),
-            }
-            for r in runs
-        ],
-    }
-    store.root.mkdir(parents=True, exist_ok=True)
-    jobs_file = store.root / f".batch-{os.getpid()}.json"
-    jobs_file.write_text(json.dumps(jobs))
-    cmd = [sys.executable, "-u", "-m", "src.reproduce.worker", str(jobs_file)]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=open(store.root / "worker.log", "a"),
-        text=True,
-    )
     try:
-        assert proc.stdout is not None
-        for i, (run, line) in enumerate(zip(runs, proc.stdout, strict=False), 1):
-            report = json.loads(line)
-            mark = "done" if report["status"] == "done" else "FAILED"
-            say(f"[{i}/{len(runs)}] {mark}: {report['message']} | {run.label}")
-        proc.wait()
+        while queue or slots:
+            while queue and len(slots) < jobs:
+                group = queue.popleft()
+                slots.append(start(group[0], group[1:]))
+            time.sleep(0.1)
+            running = []
+            for slot in slots:
+                if slot.proc.poll() is None:
+                    running.append(slot)
+                    continue
+                finish(slot)
+                if slot.rest:
+                    running.append(start(slot.rest[0], slot.rest[1:]))
+            slots = running
     except BaseException:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop(started)
+        raise
+
+
+@dataclass
+class _Worker:
+    """A ``src.reproduce.worker`` process fed one run at a time over its stdin."""
+
+    proc: subprocess.Popen
+    index: int
+    run: Run | None = None
+    rest: list[Run] = field(default_factory=list)
+    buffer: bytes = b""
+
+
+def run_batch(
+    runs: list[Run], store: Store, say: Callable[[str], None], jobs: int = 1, command: str = ""
+) -> None:
+    """Worker processes that each run their seed groups in turn (``src.reproduce.worker``),
+    up to ``jobs`` at once; each pays the imports once. Jobs go over the worker's stdin (no job
+    file is left behind), one JSON line back per run."""
+    queue = deque(seed_groups(runs))
+    progress = Progress(len(runs), say)
+    n_workers = min(jobs, len(queue))
+    store.root.mkdir(parents=True, exist_ok=True)
+    worker_log = open(store.root / "worker.log", "a")
+    selector = selectors.DefaultSelector()
+    workers: list[_Worker] = []
+
+    def spawn(index: int) -> _Worker:
+        cmd = [
+            sys.executable,
+            "-u",
+            "-m",
+            "src.reproduce.worker",
+            str(store.root),
+            str(os.getpid()),
+        ]
+        proc = _popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=worker_log,
+                      bufsize=0)  # fmt: skip
+        worker = _Worker(proc, index)
+        selector.register(proc.stdout, selectors.EVENT_READ, worker)  # type: ignore[arg-type]
+        workers.append(worker)
+        return worker
+
+    def feed(worker: _Worker) -> None:
+        """Send the worker its next run: the rest of its group, else the next group, else EOF."""
+        if not worker.rest and queue:
+            worker.rest = queue.popleft()
+        if not worker.rest:
+            worker.run = None
+            worker.proc.stdin.close()  # type: ignore[union-attr]
+            return
+        worker.run, worker.rest = worker.rest[0], worker.rest[1:]
+        job = {
+            "overrides": list(worker.run.overrides),
+            "seed": worker.run.seed,
+            "run_dir": str(store.run_dir(list(worker.run.overrides), worker.run.seed)),
+            "info": {"launcher": "batch", "jobs": n_workers, "worker": worker.index,
+                     "command": command},
+        }  # fmt: skip
+        try:
+            worker.proc.stdin.write((json.dumps(job) + "\n").encode())  # type: ignore[union-attr]
+        except BrokenPipeError:
+            pass  # the worker died: its stdout ends next and ``closed`` hands its runs on
+
+    def closed(worker: _Worker) -> None:
+        selector.unregister(worker.proc.stdout)  # type: ignore[arg-type]
+        code = worker.proc.wait()
+        if worker.run is None:
+            return
+        reason = f"the batch worker died (exit code {code}); see {store.root / 'worker.log'}"
+        store.log("failed", list(worker.run.overrides), worker.run.seed, launcher="batch",
+                  message=reason, command=command)  # fmt: skip
+        progress.report(False, reason, worker.run)
+        if worker.rest:
+            queue.appendleft(worker.rest)  # the rest of its group goes to a fresh worker
+        if queue:
+            feed(spawn(worker.index))
+
+    try:
+        for i in range(n_workers):
+            feed(spawn(i))
+        while selector.get_map():
+            for key, _ in selector.select():
+                worker: _Worker = key.data
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    closed(worker)
+                    continue
+                worker.buffer += chunk
+                while b"\n" in worker.buffer and worker.run is not None:
+                    line, worker.buffer = worker.buffer.split(b"\n", 1)
+                    report = json.loads(line)
+                    progress.report(report["status"] == "done", report["message"], worker.run)
+                    feed(worker)
+    except BaseException:
+        _stop([w.proc for w in workers])
         raise
     finally:
-        jobs_file.unlink(missing_ok=True)
-    if proc.returncode:
-        say(f"batch worker exited with {proc.returncode}; see {store.root / 'worker.log'}")
+        selector.close()
+        worker_log.close()
 
 
 def run_multirun(
@@ -130,6 +272,7 @@ def run_multirun(
     launcher: str,
     jobs: int,
     launcher_overrides: list[str],
+    command: str = "",
 ) -> None:
     """Hydra multiruns with the joblib or submitit launcher, one per config over its seeds."""
 
@@ -150,15 +293,24 @@ def run_multirun(
             *base, f"seed={seeds}", f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=seed${seed}",
         ]  # fmt: skip
         for r in group:
-            store.log("start", list(r.overrides), r.seed, launcher=launcher)
+            store.log("start", list(r.overrides), r.seed, launcher=launcher, command=command)
         log = sweep_dir / f"multirun-{os.getpid()}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
         with open(log, "w") as out:
-            _popen_wait(cmd, stdout=out, stderr=subprocess.STDOUT)
+            proc = _popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                proc.wait()
+            except BaseException:
+                _stop([proc])
+                raise
+        seconds = round(time.perf_counter() - started, 2)
         done = [r for r in group if store.is_done(list(r.overrides), r.seed)]
         for r in group:
             ok = r in done
-            store.log("done" if ok else "failed", list(r.overrides), r.seed, launcher=launcher)
+            store.log("done" if ok else "failed", list(r.overrides), r.seed, launcher=launcher,
+                      command=command, device=result_device(store, r),
+                      group_seconds=seconds)  # fmt: skip
         message = "" if len(done) == len(group) else f" ({_last_error(log)}; log {log})"
         say(f"[{i}/{len(groups)}] {len(done)}/{len(group)} seeds done{message} | {' '.join(base)}")
 
@@ -168,15 +320,17 @@ def launch(
     store: Store,
     launcher: str,
     say: Callable[[str], None] = print,
-    jobs: int = 2,
+    jobs: int = 1,
     launcher_overrides: list[str] | None = None,
+    command: str = "",
 ) -> None:
-    """Run ``runs`` (already filtered to unfinished, locked ones) with the chosen launcher."""
+    """Run ``runs`` (already filtered to unfinished, locked ones) with the chosen launcher;
+    ``command`` (the reproduce invocation) goes into the executions log for provenance."""
     for run in runs:
         store.describe(list(run.overrides), run.seed)
     if launcher == "local":
-        run_local(runs, store, say)
+        run_local(runs, store, say, jobs, command)
     elif launcher == "batch":
-        run_batch(runs, store, say)
+        run_batch(runs, store, say, jobs, command)
     else:
-        run_multirun(runs, store, say, launcher, jobs, launcher_overrides or [])
+        run_multirun(runs, store, say, launcher, jobs, launcher_overrides or [], command)

@@ -40,6 +40,7 @@ class Profile:
     launcher: str
     tables: list[str]
     out: Path
+    store: Path
     table_settings: dict[str, dict]
     overrides: dict[str, list[str]]
 
@@ -77,15 +78,59 @@ def table_names() -> list[str]:
     return options("reproduce")
 
 
+SEEDS_GRAMMAR = "a comma-separated list of seeds and inclusive ranges, e.g. 0-4, 0,3,7 or 0-2,9"
+MAX_SEED = 2**32 - 1  # numpy's seed range
+
+
+def parse_seeds(text: str, what: str = "--seeds") -> list[int]:
+    """``0-4`` → [0, 1, 2, 3, 4]; ``0,3,7`` → [0, 3, 7]; ``3`` → [3] (seed 3, not a count).
+
+    Empty items, non-integers, reversed ranges and repeated seeds are one-line errors.
+    """
+    seeds: list[int] = []
+    for item in str(text).split(","):
+        item = item.strip()
+        lo, sep, hi = item.partition("-")
+        if not item or not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
+            shown = "an empty item" if not item else f"{item!r}"
+            raise UserError(f"{what} {text!r}: {shown} is not a seed or range; use {SEEDS_GRAMMAR}")
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if last < first or last > MAX_SEED:
+            raise UserError(
+                f"{what} {text!r}: range {item!r} is empty or beyond {MAX_SEED}; "
+                f"use {SEEDS_GRAMMAR}"
+            )
+        seeds.extend(range(first, last + 1))
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise UserError(
+            f"{what} {text!r} lists seed {', '.join(map(str, repeated))} more than once; "
+            "each seed is one run"
+        )
+    return seeds
+
+
+def _profile_seeds(raw, name: str) -> list[int]:
+    what = f"seeds in conf/reproduce/profile/{name}.yaml:"
+    if isinstance(raw, list):
+        return parse_seeds(",".join(str(s) for s in raw), what)
+    if isinstance(raw, int) or not isinstance(raw, str):
+        raise UserError(
+            f"{what} {raw!r} is ambiguous (a seed or a count?); write a range such as '0-4' "
+            "or a list such as [0, 3]"
+        )
+    return parse_seeds(raw, what)
+
+
 def load_profile(name: str) -> Profile:
     raw = _load(PROFILE_DIR / f"{name}.yaml", "profile")
-    seeds = raw.get("seeds", 5)
     return Profile(
         name=name,
-        seeds=list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds],
+        seeds=_profile_seeds(raw.get("seeds", "0-4"), name),
         launcher=raw.get("launcher", "local"),
         tables=list(raw.get("tables") or table_names()),
         out=Path(raw.get("out") or f"outputs/runs/reproduce_{name}"),
+        store=Path(raw.get("store") or "outputs/store"),
         table_settings=raw.get("table_settings") or {},
         overrides=_selector_map(raw.get("overrides")),
     )

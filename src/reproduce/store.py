@@ -8,11 +8,13 @@ appended to ``<store>/executions.jsonl``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,39 +118,104 @@ class Store:
 
     # Locks: two invocations sharing a store do not run the same run at once.
     def lock(self, overrides: list[str], seed: int) -> bool:
-        """Take the run's lock; False when another live process holds it."""
+        """Take the run's lock; False when another live process holds it.
+
+        The lock file appears complete or not at all: the holder's identity is written to a
+        private file first, then hard-linked to ``.lock`` (``os.link`` fails if it exists). A
+        stale lock (its holder on this host is gone, or its pid now names a younger process) is
+        broken only under the store's guard (``fcntl.flock``), so two claimers never both take
+        one run.
+        """
         path = self.run_dir(overrides, seed) / ".lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        me = f"{socket.gethostname()} {os.getpid()}"
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if not _stale(path):
-                    return False
-                path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(me)
+        if _link_lock(path):
             return True
-        return False
+        with self._guard():  # only a breaker of stale locks removes another's lock file
+            holder = _holder(path)
+            if holder is None:  # released meanwhile: claim it like anyone else
+                return _link_lock(path)
+            if not _stale(holder):
+                return False
+            path.unlink(missing_ok=True)  # nobody else can replace it while we hold the guard
+            return _link_lock(path)
 
     def unlock(self, overrides: list[str], seed: int) -> None:
-        (self.run_dir(overrides, seed) / ".lock").unlink(missing_ok=True)
+        path = self.run_dir(overrides, seed) / ".lock"
+        if _holder(path) == _me():
+            path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _guard(self):
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".locks.guard", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def remove_leftovers(self) -> list[Path]:
+        """Job files of dead batch workers from older versions (``.batch-<pid>.json``)."""
+        removed = []
+        for path in self.root.glob(".batch-*.json"):
+            pid = path.stem.removeprefix(".batch-")
+            if pid.isdigit() and not _alive(int(pid), None):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
 
-def _stale(lock: Path) -> bool:
-    """A lock left by a dead process on this host (other hosts' locks are respected)."""
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
     try:
-        host, pid = lock.read_text().split()
-    except (OSError, ValueError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _me() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()} {pid} {_start_time(pid) or '-'}"
+
+
+def _link_lock(path: Path) -> bool:
+    """Create ``path`` holding this process's identity, atomically; False if it exists."""
+    tmp = path.with_name(f".lock.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(_me())
+    try:
+        os.link(tmp, path)
         return True
-    if host != socket.gethostname():
+    except FileExistsError:
         return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _holder(lock: Path) -> str | None:
     try:
-        os.kill(int(pid), 0)
+        return lock.read_text()
+    except OSError:
+        return None
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:
         return False
-    return False
+    except PermissionError:
+        return True
+    return started in (None, "-") or _start_time(pid) in (None, started)
+
+
+def _stale(holder: str) -> bool:
+    """A lock left by a dead process on this host (other hosts' locks are respected)."""
+    parts = holder.split()
+    if len(parts) not in (2, 3) or not parts[1].isdigit():
+        return True  # not a lock this code wrote (the old format had no start time)
+    if parts[0] != socket.gethostname():
+        return False
+    return not _alive(int(parts[1]), parts[2] if len(parts) == 3 else None)

@@ -1,19 +1,24 @@
-"""``python -m src.reproduce.worker JOBS.json``: run many runs in one process (``launcher=batch``).
+"""``python -m src.reproduce.worker STORE PARENT_PID``: many runs in one process (``launcher=batch``).
 
-Each run is composed with Hydra's compose API from the same overrides a ``python -m src.run``
-subprocess would get and executed by ``src.run.execute``, so its ``result.json`` is the same;
-only the imports (~10 s of torch, Lightning, W&B) are paid once. One JSON line per run on stdout
-tells the harness how it went; the run's own output goes to ``<run_dir>/run.log``.
+The harness writes one JSON job per line to the worker's stdin (overrides, seed, run directory)
+and reads one JSON line back per run; the worker ends at EOF. Each run is composed with Hydra's
+compose API from the same overrides a ``python -m src.run`` subprocess would get and executed by
+``src.run.execute``, so its ``result.json`` is the same; only the imports (~10 s of torch,
+Lightning, W&B) are paid once. The run's own output goes to ``<run_dir>/run.log``, stray output
+of libraries to the worker's stderr (``<store>/worker.log``), never into the replies. The worker
+dies with its parent (``src.reproduce.lifetime``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
+from src.reproduce.lifetime import die_with_parent
 from src.reproduce.store import Store
 
 
@@ -52,23 +57,30 @@ def run_one(overrides: list[str], run_dir: Path) -> tuple[str, str]:
 
 
 def main(argv: list[str]) -> None:
+    store = Store(Path(argv[0]))
+    die_with_parent(int(argv[1]))
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything else printed to stdout goes to the log, not into the replies
+
     from hydra import initialize_config_dir
 
     from src.config_groups import CONF_DIR
     from src.provenance import git_commit
 
     git_commit()  # fix the commit now: the runs below use the code this process loads
-    jobs = json.loads(Path(argv[0]).read_text())
-    store = Store(Path(jobs["store"]))
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        for job in jobs["runs"]:
-            overrides, seed = job["overrides"], job["seed"]
-            store.log("start", overrides, seed, launcher="batch")
+        while line := sys.stdin.readline():
+            job = json.loads(line)
+            overrides, seed, info = job["overrides"], job["seed"], job.get("info", {})
+            store.log("start", overrides, seed, pid=os.getpid(), **info)
             started = time.perf_counter()
-            status, line = run_one(overrides, Path(job["run_dir"]))
+            status, message = run_one(overrides, Path(job["run_dir"]))
             seconds = round(time.perf_counter() - started, 2)
-            store.log(status, overrides, seed, launcher="batch", seconds=seconds, message=line)
-            print(json.dumps({"status": status, "message": line, "seconds": seconds}), flush=True)
+            result = store.load(overrides, seed) or {}
+            store.log(status, overrides, seed, pid=os.getpid(), seconds=seconds,
+                      device=result.get("device"), message=message, **info)  # fmt: skip
+            replies.write(json.dumps({"status": status, "message": message, "seconds": seconds}))
+            replies.write("\n")
 
 
 if __name__ == "__main__":
