@@ -107,7 +107,7 @@ def resolve_run(spec: str) -> TrainedRun:
             "give the run directory"
         )
     params = ckpt.get("preprocess") or result.get("preprocess")
-    if not params or any(
+    if not isinstance(params, dict) or any(
         isinstance(v, dict) and isinstance(v.get("values"), str) for v in params.values()
     ):
         raise UserError(

@@ -192,3 +192,38 @@ def test_interrupted_pretraining_resumes_after_its_last_finished_stage(tmp_path,
     a = torch.load(resumed["extra"]["pretrain_checkpoint"])["state_dict"]
     b = torch.load(fresh["extra"]["pretrain_checkpoint"])["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)  # resuming changes nothing
+
+
+def test_src_predict_works_on_dec_and_ae_kmeans_checkpoints(tmp_path):
+    """Issue 13.1: the checkpoint holds the fitted preprocessing (not its name), so
+    ``src.predict`` re-applies it and reproduces the run's labels."""
+    import pandas as pd
+
+    from src.predict import execute as predict_execute
+
+    for method in ("dec", "ae_kmeans"):
+        result = run_in_process(tmp_path, method, f"method={method}")
+        ckpt = torch.load(result["model_path"], weights_only=False)
+        assert isinstance(ckpt["preprocess"], dict) and ckpt["preprocess"]["kind"] == "dec_scale"
+        out = tmp_path / f"pred_{method}"
+        predict_execute([f"ckpt={tmp_path / method}", "data=digits", f"out={out}"])
+        trained = pd.read_csv(tmp_path / method / "assignments.csv")["cluster"]
+        predicted = pd.read_csv(out / "assignments.csv")["cluster"]
+        assert (trained.to_numpy() == predicted.to_numpy()).all()
+
+
+def test_predict_rejects_a_checkpoint_with_only_the_preprocessing_name(tmp_path):
+    """Checkpoints written before the fix store 'dec_scale': one line naming the fix."""
+    import pytest
+
+    from src.errors import UserError
+    from src.io_utils import atomic_torch_save
+    from src.predict import resolve_run
+
+    result = run_in_process(tmp_path, "old", "method=ae_kmeans")
+    ckpt = torch.load(result["model_path"], weights_only=False)
+    ckpt["preprocess"] = "dec_scale"
+    atomic_torch_save(result["model_path"], ckpt)
+    (tmp_path / "old" / "result.json").unlink()
+    with pytest.raises(UserError, match="re-run training"):
+        resolve_run(str(tmp_path / "old" / "model.pt"))

@@ -32,7 +32,6 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "arch": pre.sae.arch(),
         "encoder": {k: v.detach().cpu() for k, v in pre.sae.encoder.state_dict().items()},
         "centroids": torch.from_numpy(centres),
-        "preprocess": data.meta.get("preprocess"),
         "pretrained_sae": str(pre.path),
     }
     model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)

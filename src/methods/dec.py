@@ -81,7 +81,6 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         },
         "centroids": module.centroids.detach().cpu(),
         "alpha": module.alpha,
-        "preprocess": data.meta.get("preprocess"),
         "pretrained_sae": str(pre.path),
     }
     model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)

@@ -50,8 +50,6 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         {
             "method": "kmeans",
             "centres": centres,
-            "preprocess": data.meta.get("preprocess_params"),
-            "input_shape": list(data.x.shape[1:]),
         },
     )
     return MethodOutput(
