@@ -22,6 +22,7 @@ from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.seeding import seed_everything
+from src.validation import validate_run
 
 
 def resolve_n_clusters(requested: int | None, data: ClusterData) -> int:
@@ -71,7 +72,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     from src.tracking import close_logger, logger_location, make_logger
 
     run_dir = run_dir_of(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    validate_run(cfg, run_dir)  # ranges, writable outputs, a GPU if asked: before any work
     seed_everything(cfg.seed)
     timer = PhaseTimer()
     started = time.perf_counter()
@@ -176,6 +177,13 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
+def report_error(exc: UserError) -> None:
+    """``error: …`` on stderr, one line per problem, and exit status 2."""
+    for line in str(exc).splitlines():
+        print(f"error: {line}", file=sys.stderr)
+    sys.exit(2)
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def hydra_entry(cfg: DictConfig) -> float | None:
     """Hydra's task function; returns ACC so sweepers can optimise it if asked."""
@@ -184,8 +192,7 @@ def hydra_entry(cfg: DictConfig) -> float | None:
     except UserError as exc:
         if cfg.get("debug"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        report_error(exc)
     return result["metrics"].get("acc")
 
 

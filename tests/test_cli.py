@@ -24,7 +24,9 @@ def test_unknown_method_lists_valid_ones(cli):
     assert "unknown method 'nope'" in proc.stderr and "kmeans" in proc.stderr
 
 
-@pytest.mark.parametrize("k, fix", [(1, "n_clusters=2 or more"), (5000, "exceeds the 1797")])
+@pytest.mark.parametrize(
+    "k, fix", [(1, "n_clusters=1 is invalid: use an integer ≥ 2"), (5000, "exceeds the 1797")]
+)
 def test_bad_cluster_count_is_one_line(cli, tmp_path, k, fix):
     proc = cli(f"n_clusters={k}", "logger=none", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 2
