@@ -16,7 +16,7 @@ from src.checkpoints import complete_checkpoint
 from src.config_groups import check_choice, groups
 from src.data import ClusterData, build_data
 from src.data.preprocess import preprocess_summary
-from src.errors import UserError
+from src.errors import UserError, exit_with
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
@@ -177,13 +177,6 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-def report_error(exc: UserError) -> None:
-    """``error: …`` on stderr, one line per problem, and exit status 2."""
-    for line in str(exc).splitlines():
-        print(f"error: {line}", file=sys.stderr)
-    sys.exit(2)
-
-
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def hydra_entry(cfg: DictConfig) -> float | None:
     """Hydra's task function; returns ACC so sweepers can optimise it if asked."""
@@ -192,7 +185,7 @@ def hydra_entry(cfg: DictConfig) -> float | None:
     except UserError as exc:
         if cfg.get("debug"):
             raise
-        report_error(exc)
+        exit_with(exc)
     return result["metrics"].get("acc")
 
 

@@ -149,24 +149,22 @@ def numeric_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
-def output_problems(run_dir: Path, names: tuple[str, ...]) -> list[str]:
-    """Why the run could not write its outputs in ``run_dir`` (checked before training)."""
+def output_problems(
+    folder: Path, names: tuple[str, ...], fix: str = "hydra.run.dir=DIR"
+) -> list[str]:
+    """Why ``names`` could not be written in ``folder`` (checked before any work); ``fix`` is
+    the option that picks another folder."""
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return [
-            f"cannot create the run directory {run_dir} ({exc.strerror}); choose another "
-            "with hydra.run.dir=DIR"
-        ]
-    if not os.access(run_dir, os.W_OK | os.X_OK):
-        return [
-            f"the run directory {run_dir} is not writable; choose another with hydra.run.dir=DIR"
-        ]
+        return [f"cannot create the folder {folder} ({exc.strerror}); choose another with {fix}"]
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return [f"the folder {folder} is not writable; choose another with {fix}"]
     return [
-        f"{run_dir / name} is a directory, so the run could not write it there; remove it or "
-        "choose another run directory with hydra.run.dir=DIR"
+        f"{folder / name} is a directory, so it cannot be written; remove it or choose "
+        f"another folder with {fix}"
         for name in names
-        if (run_dir / name).is_dir()
+        if (folder / name).is_dir()
     ]
 
 
