@@ -93,7 +93,9 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     status = "failed"
     try:
         method = get_method(cfg.method.entry)
+        method_started = time.perf_counter()
         out: MethodOutput = method(cfg, data, ctx)
+        method_seconds = time.perf_counter() - method_started
         space = out.embeddings if out.embeddings is not None else data.features()
         with timer("internal"):
             internal = internal_measures(
@@ -131,6 +133,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
                     run_dir,
                     title,
                     lambda msg: spinner(msg, bool(cfg.get("progress_bar", True))),
+                    projection_budget_s=method_seconds,
                 )
             )
         if cfg.plots and data.y is not None:
