@@ -84,3 +84,24 @@ def test_wandb_offline_run_is_written(cli, tmp_path):
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, list(tmp_path.rglob("*"))
     assert "wandb sync" in proc.stdout
+
+
+def test_wandb_run_prints_no_anonymous_warning(tmp_path):
+    """Every run used to print ``wandb: WARNING The anonymous setting has no effect…``."""
+    import subprocess
+    import sys
+
+    code = (
+        "from pathlib import Path; from omegaconf import OmegaConf; "
+        "from src.tracking import make_logger, close_logger, logger_location; "
+        "cfg = OmegaConf.create({'name': 'wandb', 'mode': 'offline', 'project': 'p'}); "
+        f"lg = make_logger(cfg, Path(r'{tmp_path}'), 'r', OmegaConf.create({{'a': 1}})); "
+        "lg.log_metrics({'x': 1.0}, step=0); print(logger_location(lg)); close_logger(lg)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "WANDB_MODE": "offline"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "anonymous" not in proc.stderr + proc.stdout
+    assert "W&B offline run" in proc.stdout and list(tmp_path.glob("wandb/offline-run-*"))
