@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.seeding import seed_everything
 from src.validation import validate_run
+
+log = logging.getLogger("dcrepro")  # run.log in the run directory (Hydra's job log file)
 
 
 def resolve_n_clusters(requested: int | None, data: ClusterData) -> int:
@@ -68,7 +71,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     """Load data, run the configured method, evaluate, and write ``result.json``."""
     from src.export import export_run
     from src.plots import confusion_png
-    from src.summary import print_summary, spinner
+    from src.summary import print_summary
     from src.tracking import close_logger, logger_location, make_logger
 
     run_dir = run_dir_of(cfg)
@@ -77,6 +80,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     timer = PhaseTimer()
     started = time.perf_counter()
     commit = git_commit()  # the code that runs, even if the tree changes before the run ends
+    log.info("python -m src.run %s  (commit %s)", " ".join(sys.argv[1:]), commit)
     with timer("data"):
         data = build_data(cfg)
     k = resolve_n_clusters(cfg.n_clusters, data)
@@ -89,6 +93,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
         seed=cfg.seed,
         timer=timer,
         logger=logger,
+        progress=bool(cfg.get("progress_bar", True)),
     )
     status = "failed"
     try:
@@ -132,7 +137,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
                     out.soft,
                     run_dir,
                     title,
-                    lambda msg: spinner(msg, bool(cfg.get("progress_bar", True))),
+                    ctx.status,
                     projection_budget_s=method_seconds,
                 )
             )
@@ -177,6 +182,9 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
         close_logger(logger, status)
     line = summary_line(method_name, result, data, k, cfg.seed)
     print_summary(result, outputs, line, where_logged)
+    log.info(line)
+    for name, where in outputs.items():
+        log.info("%s: %s", name, where)
     return result
 
 
@@ -186,6 +194,7 @@ def hydra_entry(cfg: DictConfig) -> float | None:
     try:
         result = execute(cfg)
     except UserError as exc:
+        log.info("error: %s", exc)
         if cfg.get("debug"):
             raise
         exit_with(exc)

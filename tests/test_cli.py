@@ -69,6 +69,9 @@ def test_kmeans_on_digits_end_to_end(cli, tmp_path):
     assert (tmp_path / "embedding_2d.png").stat().st_size > 1000
     assert (tmp_path / "assignments.csv").exists() and (tmp_path / "model.pt").exists()
     assert (tmp_path / "csv_logs" / "metrics.csv").exists()
+    log = (tmp_path / "run.log").read_text()  # used to be empty
+    for line in ("kmeans: started", "k-means: k=10, 5 restarts", "kmeans: finished", "ACC "):
+        assert line in log, log
 
 
 def test_wandb_offline_run_is_written(cli, tmp_path):
