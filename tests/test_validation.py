@@ -102,3 +102,24 @@ def test_cli_prints_one_line_per_bad_key_exit_2(cli, tmp_path):
     assert not Path(tmp_path / "result.json").exists()
     debug = cli("seed=abc", "debug=true", f"hydra.run.dir={tmp_path}")
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_seed_everything_matches_lightnings():
+    """src.seeding leaves every generator as lightning.seed_everything does, without
+    importing Lightning (start-up time of k-means runs)."""
+    import os
+    import random
+
+    import lightning
+    import numpy as np
+    import torch
+
+    from src.seeding import seed_everything
+
+    def draws():
+        return random.random(), np.random.rand(), torch.rand(1).item(), os.environ["PL_GLOBAL_SEED"]
+
+    lightning.seed_everything(7, workers=True, verbose=False)
+    expected = draws()
+    seed_everything(7)
+    assert draws() == expected and os.environ["PL_SEED_WORKERS"] == "1"
