@@ -23,7 +23,7 @@ from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.seeding import seed_everything
-from src.validation import validate_run
+from src.validation import output_problems, validate_run
 
 log = logging.getLogger("dcrepro")  # run.log in the run directory (Hydra's job log file)
 
@@ -217,10 +217,22 @@ def check_group_overrides(argv: list[str]) -> str | None:
     return None
 
 
+def check_run_dir_override(argv: list[str]) -> list[str]:
+    """An explicit ``hydra.run.dir=D`` that cannot be created: said before Hydra tries (its
+    job log file lives there)."""
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key == "hydra.run.dir" and value and "${" not in value:
+            return output_problems(Path(value), ())
+    return []
+
+
 def main() -> None:
     if complaint := check_group_overrides(sys.argv[1:]):
         print(f"error: {complaint}", file=sys.stderr)
         sys.exit(2)
+    if problems := check_run_dir_override(sys.argv[1:]):
+        exit_with(UserError("\n".join(problems)))
     hydra_entry()
 
 

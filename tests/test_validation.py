@@ -123,3 +123,16 @@ def test_seed_everything_matches_lightnings():
     expected = draws()
     seed_everything(7)
     assert draws() == expected and os.environ["PL_SEED_WORKERS"] == "1"
+
+
+def test_uncreatable_run_dir_is_one_line(cli, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    proc = cli("method=kmeans", "logger=none", f"hydra.run.dir={blocker / 'run'}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and "cannot create the folder" in lines[0]
+        and "hydra.run.dir=DIR" in lines[0]
+    )
