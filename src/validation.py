@@ -44,15 +44,19 @@ class Num:
             return False
         return not (self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi))
 
+    def _fmt(self, value: float) -> str:
+        return str(int(value)) if self.kind is int else f"{value:g}"
+
     def describe(self) -> str:
         noun = "an integer" if self.kind is int else "a number"
-        if self.lo is not None and self.hi is not None:
+        lo, hi = (None if v is None else self._fmt(v) for v in (self.lo, self.hi))
+        if lo is not None and hi is not None:
             left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
-            text = f"{noun} in {left}{self.lo:g}, {self.hi:g}{right}"
-        elif self.lo is not None:
-            text = f"{noun} {'>' if self.lo_open else '≥'} {self.lo:g}"
-        elif self.hi is not None:
-            text = f"{noun} {'<' if self.hi_open else '≤'} {self.hi:g}"
+            text = f"{noun} in {left}{lo}, {hi}{right}"
+        elif lo is not None:
+            text = f"{noun} {'>' if self.lo_open else '≥'} {lo}"
+        elif hi is not None:
+            text = f"{noun} {'<' if self.hi_open else '≤'} {hi}"
         else:
             text = noun
         extra = [*self.words, *(["null"] if self.nullable else [])]

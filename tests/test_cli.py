@@ -52,7 +52,7 @@ def test_kmeans_on_digits_end_to_end(cli, tmp_path):
         "dataset=digits",
         "logger=csv",
         "method.n_init=5",
-        "export.projection_points=500",  # t-SNE on 500 points keeps the test fast
+        "export.projection_points=500",  # auto: PCA here (t-SNE would cost more than k-means)
         f"hydra.run.dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr

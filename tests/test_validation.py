@@ -25,7 +25,7 @@ def config(*overrides: str):
         (["method.batch_size=0"], "method.batch_size", "an integer ≥ 1"),
         (["method.batch_size=-4"], "method.batch_size", "an integer ≥ 1"),
         (["method.tol=-1"], "method.tol", "a number in [0, 1]"),
-        (["seed=abc"], "seed", "an integer in [0, "),
+        (["seed=abc"], "seed", "an integer in [0, 4294967295]"),
         (["n_clusters=abc"], "n_clusters", "an integer ≥ 2 or null"),
         (["method.momentum=1.5"], "method.momentum", "a number in [0, 1)"),
         (["pretrain.lr=0"], "pretrain.lr", "a number > 0"),
