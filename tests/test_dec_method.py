@@ -109,9 +109,10 @@ def test_dec_on_digits_quick_schedule_cli(cli, tmp_path):
     """The default run (DEC on digits, quick schedule) on CPU, shortened to fit the test budget
     (500 iterations per greedy layer, 200 of fine-tuning, 300 KL iterations), with a floor.
 
-    Measured with exactly these settings (1 thread, shared 2-core CPU, ~62 s per run):
-    seed 0 ACC 0.714 / NMI 0.680, seed 1 ACC 0.709 / NMI 0.692 (AE+k-means 0.686 / 0.664).
-    The full quick schedule (`make run`) gives ACC 0.716 (seed 0) and 0.756 (seed 1).
+    Re-measured with exactly these settings after digits moved to batch 64 and T = 80 (1
+    thread, shared 2-core CPU, ~34 s of CPU per run): seed 0 ACC 0.713 / NMI 0.682, seed 1
+    ACC 0.690 / NMI 0.676 (AE+k-means ACC 0.687 / 0.640). The floors (unchanged) sit below both.
+    The full quick schedule (`make run`) gives ACC 0.763 (seed 0) and 0.772 (seed 1).
     """
     proc = cli(
         "logger=csv",
@@ -129,7 +130,7 @@ def test_dec_on_digits_quick_schedule_cli(cli, tmp_path):
     assert result["method"] == "dec" and result["config"]["pretrain"]["name"] == "quick"
     assert result["metrics"]["acc"] >= 0.65, result["metrics"]
     assert result["metrics"]["nmi"] >= 0.6, result["metrics"]
-    assert result["extra"]["dec_target_updates"] >= 2  # T = 20: up to 15 in 300 iterations
+    assert result["extra"]["dec_target_updates"] >= 2  # T = 80: up to 4 in 300 iterations
     assert np.isfinite(result["extra"]["dec_last_label_change"])
     assert Path(result["model_path"]).exists()
     log = (tmp_path / "csv_logs" / "metrics.csv").read_text()
