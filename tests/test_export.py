@@ -54,6 +54,7 @@ def test_projection_choice(monkeypatch):
     # auto picks by cost: t-SNE only when it fits in the method's time, else PCA
     assert plots.resolve_projection("auto") == "pca"
     assert plots.resolve_projection("auto", n_points=1797, budget_s=1.7) == "pca"
+    assert plots.resolve_projection("auto", n_points=2000, budget_s=114.0) == "pca"  # make run
     assert plots.resolve_projection("auto", n_points=2000, budget_s=600.0) == "tsne"
     assert plots.resolve_projection("tsne", n_points=2000, budget_s=0.1) == "tsne"
     assert plots.resolve_projection("pca") == "pca"
