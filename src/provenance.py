@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import platform
 import subprocess
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("dcrepro")
 
 
 @functools.cache
@@ -75,10 +77,13 @@ class PhaseTimer:
     @contextmanager
     def __call__(self, phase: str):
         start = time.perf_counter()
+        log.info("%s: started", phase)  # run.log: when each phase ran
         try:
             yield
         finally:
-            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+            log.info("%s: finished in %.1f s", phase, seconds)
 
     @property
     def total(self) -> float:

@@ -13,7 +13,7 @@ from src.errors import UserError
 from src.fast import apply_tf32, batched, chunk_plan, fit_chunks, resolve_fast
 from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
-from src.methods.kmeans import fit_kmeans
+from src.methods.kmeans import fit_kmeans, kmeans_message
 from src.metrics import evaluate
 from src.models.sae import SAE
 from src.modules.dec import DECModule
@@ -32,9 +32,10 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
 
     with ctx.timer("kmeans_init"):
         z0 = batched(pre.sae.encode, x, fast.eval_batch_size)
-        init_labels, centres, _ = fit_kmeans(
-            z0.cpu().numpy(), ctx.n_clusters, int(m.n_init), ctx.seed
-        )
+        with ctx.status(kmeans_message(m.n_init, z0, ctx.n_clusters)):
+            init_labels, centres, _ = fit_kmeans(
+                z0.cpu().numpy(), ctx.n_clusters, int(m.n_init), ctx.seed
+            )
     init_metrics = evaluate(fit_data.y, init_labels) if fit_data.y is not None else {}
     ctx.log({f"ae_kmeans/{k}": v for k, v in init_metrics.items()}, step=0)
 
@@ -83,7 +84,6 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         },
         "centroids": module.centroids.detach().cpu(),
         "alpha": module.alpha,
-        "preprocess": data.meta.get("preprocess_params"),
         "pretrained_sae": str(pre.path),
     }
     model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)
