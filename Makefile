@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the embedded digits data set (a few minutes on a 2-core CPU).
+# The main job on the embedded digits data set (about 2 min on a busy 2-core CPU; see README).
 run: $(STAMP)
 	WANDB_MODE=$${WANDB_MODE:-offline} $(PY) -m src.run $(ARGS)
 

@@ -143,7 +143,7 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
         cudnn=torch.backends.cudnn.version() if device.type == "cuda" else None,
         torch_threads=torch.get_num_threads(),
     )
-    device_label = device_name(device.type)
+    device_label = device_name(device)
     return {
         "profile": name,
         "description": profile.description,

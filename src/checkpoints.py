@@ -33,15 +33,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def complete_checkpoint(path: str | Path, extras: dict[str, Any]) -> bool:
-    """Add the ``extras`` keys a checkpoint lacks (config, preprocessing…); True if rewritten.
+def complete_checkpoint(path: str | Path, run_record: dict[str, Any]) -> Path:
+    """Write the run's record (config, fitted preprocessing, input shape…) into a checkpoint.
 
-    Methods save what they learned; the run adds what ``src.predict`` needs to use it alone.
+    Methods save what they learned; the run owns how the data were prepared and adds it here,
+    overwriting any value a method stored under the same key, so every method's ``model.pt``
+    carries the same, fitted preprocessing for ``src.predict``.
     """
     ckpt = load_checkpoint(path)
-    missing = {key: value for key, value in extras.items() if key not in ckpt}
-    if not missing:
-        return False
-    ckpt.update(missing)
-    atomic_torch_save(path, ckpt)
-    return True
+    ckpt.update(run_record)
+    return atomic_torch_save(path, ckpt)

@@ -84,10 +84,12 @@ def export_run(
     run_dir: Path,
     title: str,
     status: Any = None,
+    projection_budget_s: float | None = None,
 ) -> dict[str, str]:
     """Write a run's exports; returns {output name: path, or why it was skipped}.
 
     ``status(message)``: an optional context manager (a Rich spinner) around the 2-D view.
+    ``projection_budget_s``: the method's time; ``export.projection=auto`` stays within it.
     """
     export_cfg = cfg.get("export") or {}
     outputs: dict[str, str] = {}
@@ -101,8 +103,11 @@ def export_run(
     if cfg.get("plots", True):
         from src.plots import PROJECTION_NAMES, embedding_png, resolve_projection
 
-        method = resolve_projection(str(export_cfg.get("projection", "auto")))
-        max_points = 10_000 if method == "pca" else int(export_cfg.get("projection_points", 2000))
+        costly_points = min(len(embeddings), int(export_cfg.get("projection_points", 2000)))
+        method = resolve_projection(
+            str(export_cfg.get("projection", "auto")), costly_points, projection_budget_s
+        )
+        max_points = 10_000 if method == "pca" else costly_points
         n_shown = min(len(embeddings), max_points)
         message = f"{PROJECTION_NAMES[method]} 2-D view of {n_shown:,} points"
         with status(message) if status is not None else nullcontext():

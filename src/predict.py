@@ -29,10 +29,12 @@ from src.config_groups import CONF_DIR, options
 from src.data import load_dataset
 from src.data.base import ClusterData, imbalance, subsample
 from src.data.preprocess import apply_fitted
-from src.errors import UserError
+from src.errors import UserError, exit_with
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput
+from src.validation import output_problems
 
+PREDICT_OUTPUTS = ("assignments.csv", "soft_assignments.npy", "prediction.json")
 KEYS = ("ckpt", "data", "out", "device", "data_root")
 USAGE = (
     "usage: python -m src.predict ckpt=<run dir | model.pt> data=<file | dataset name> "
@@ -107,7 +109,7 @@ def resolve_run(spec: str) -> TrainedRun:
             "give the run directory"
         )
     params = ckpt.get("preprocess") or result.get("preprocess")
-    if not params or any(
+    if not isinstance(params, dict) or any(
         isinstance(v, dict) and isinstance(v.get("values"), str) for v in params.values()
     ):
         raise UserError(
@@ -251,9 +253,11 @@ def execute(argv: list[str]) -> dict[str, Any]:
     args, overrides = parse_args(argv)
     run = resolve_run(args["ckpt"])
     data = load_new_data(args["data"], run.config, overrides, args.get("data_root"))
-    out = predict(run, data, resolve_device(args.get("device")))
     data_tag = Path(args["data"]).stem if Path(args["data"]).exists() else args["data"]
     out_dir = Path(args.get("out") or run.run_dir / "predictions" / data_tag)
+    if problems := output_problems(out_dir, PREDICT_OUTPUTS, fix="out=DIR"):
+        raise UserError("\n".join(problems))
+    out = predict(run, data, resolve_device(args.get("device")))
     k = int(run.checkpoint.get("n_clusters") or run.config.get("n_clusters") or 0)
     k = max(k, int(out.labels.max()) + 1 if len(out.labels) else 0)
     outputs = {
@@ -299,8 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         if debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        exit_with(exc)
     print(summary(record))
 
 

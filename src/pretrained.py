@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.data.base import ClusterData
 from src.fast import FastOptions, chunk_plan, fit_chunks
+from src.guard import check_finite_tensors
 from src.io_utils import atomic_torch_save
 from src.methods.base import RunContext
 from src.models.sae import SAE, build_sae
@@ -109,6 +110,13 @@ def pretrain_sae(
             plan = chunk_plan(stage.iterations, fast.steps_per_call)
             fit_chunks(cfg, ctx, module, plan, f"pretrain_{stage.name}", x.device)
         seconds = time.perf_counter() - started
+        check_finite_tensors(
+            ((f"the SAE's {k}", v) for k, v in sae.state_dict().items()),
+            module.guard.phase,
+            stage.iterations,
+            module.lr,
+            module.lr_option,
+        )  # nothing non-finite is cached, not even as a partial file
         info["stages"][stage.name] = {
             "iterations": stage.iterations,
             "seconds": seconds,
@@ -137,6 +145,8 @@ def pretrained_sae(
             ckpt = torch.load(path, map_location=x.device, weights_only=True)
             sae = SAE.from_arch(ckpt["arch"]).to(x.device)
             sae.load_state_dict(ckpt["state_dict"])
+            if not all(bool(torch.isfinite(v).all()) for v in sae.state_dict().values()):
+                raise ValueError("non-finite weights")
             return PretrainedSAE(sae, path, True, ckpt.get("info", {}))
         except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt
             print(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import platform
 import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("dcrepro")
 
 
 @functools.cache
@@ -36,12 +39,17 @@ def git_commit() -> str:
         return "unknown"
 
 
-def device_name(device: str | None = None) -> str:
-    """Human-readable name of the accelerator in use, else the CPU."""
+def device_name(device: Any = None) -> str:
+    """Human-readable name of the torch ``device`` that did the work (a ``torch.device`` or its
+    string, e.g. ``"cuda"``, ``"cuda:1"``, ``"cpu"``): the CUDA device's name
+    (``NVIDIA H100 80GB HBM3``), else the CPU's. ``None`` means the CPU (work done by
+    scikit-learn or numpy)."""
     import torch
 
-    if (device is None or str(device).startswith("cuda")) and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
+    dev = torch.device("cpu" if device is None else device)
+    if dev.type == "cuda" and torch.cuda.is_available():
+        index = dev.index if dev.index is not None else torch.cuda.current_device()
+        return torch.cuda.get_device_name(index)
     cpu = platform.processor() or platform.machine()
     return f"CPU ({cpu}, {torch.get_num_threads()} threads)"
 
@@ -69,10 +77,13 @@ class PhaseTimer:
     @contextmanager
     def __call__(self, phase: str):
         start = time.perf_counter()
+        log.info("%s: started", phase)  # run.log: when each phase ran
         try:
             yield
         finally:
-            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+            log.info("%s: finished in %.1f s", phase, seconds)
 
     @property
     def total(self) -> float:

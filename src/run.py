@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -16,12 +17,15 @@ from src.checkpoints import complete_checkpoint
 from src.config_groups import check_choice, groups
 from src.data import ClusterData, build_data
 from src.data.preprocess import preprocess_summary
-from src.errors import UserError
+from src.errors import UserError, exit_with
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.seeding import seed_everything
+from src.validation import output_problems, validate_run
+
+log = logging.getLogger("dcrepro")  # run.log in the run directory (Hydra's job log file)
 
 
 def resolve_n_clusters(requested: int | None, data: ClusterData) -> int:
@@ -67,15 +71,16 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     """Load data, run the configured method, evaluate, and write ``result.json``."""
     from src.export import export_run
     from src.plots import confusion_png
-    from src.summary import print_summary, spinner
+    from src.summary import print_summary
     from src.tracking import close_logger, logger_location, make_logger
 
     run_dir = run_dir_of(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    validate_run(cfg, run_dir)  # ranges, writable outputs, a GPU if asked: before any work
     seed_everything(cfg.seed)
     timer = PhaseTimer()
     started = time.perf_counter()
     commit = git_commit()  # the code that runs, even if the tree changes before the run ends
+    log.info("python -m src.run %s  (commit %s)", " ".join(sys.argv[1:]), commit)
     with timer("data"):
         data = build_data(cfg)
     k = resolve_n_clusters(cfg.n_clusters, data)
@@ -88,11 +93,14 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
         seed=cfg.seed,
         timer=timer,
         logger=logger,
+        progress=bool(cfg.get("progress_bar", True)),
     )
     status = "failed"
     try:
         method = get_method(cfg.method.entry)
+        method_started = time.perf_counter()
         out: MethodOutput = method(cfg, data, ctx)
+        method_seconds = time.perf_counter() - method_started
         space = out.embeddings if out.embeddings is not None else data.features()
         with timer("internal"):
             internal = internal_measures(
@@ -129,7 +137,8 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
                     out.soft,
                     run_dir,
                     title,
-                    lambda msg: spinner(msg, bool(cfg.get("progress_bar", True))),
+                    ctx.status,
+                    projection_budget_s=method_seconds,
                 )
             )
         if cfg.plots and data.y is not None:
@@ -155,7 +164,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
             "internal": internal,
             "extra": out.extra,
             "wall_time_s": {**timer.seconds, "total": time.perf_counter() - started},
-            "device": device_name(cfg.trainer.get("accelerator")),
+            "device": device_name(out.device),
             "commit": commit,
             "date": now_iso(),
             "command": " ".join(["python -m src.run", *sys.argv[1:]]),
@@ -173,6 +182,9 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
         close_logger(logger, status)
     line = summary_line(method_name, result, data, k, cfg.seed)
     print_summary(result, outputs, line, where_logged)
+    log.info(line)
+    for name, where in outputs.items():
+        log.info("%s: %s", name, where)
     return result
 
 
@@ -182,10 +194,10 @@ def hydra_entry(cfg: DictConfig) -> float | None:
     try:
         result = execute(cfg)
     except UserError as exc:
+        log.info("error: %s", exc)
         if cfg.get("debug"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        exit_with(exc)
     return result["metrics"].get("acc")
 
 
@@ -205,10 +217,22 @@ def check_group_overrides(argv: list[str]) -> str | None:
     return None
 
 
+def check_run_dir_override(argv: list[str]) -> list[str]:
+    """An explicit ``hydra.run.dir=D`` that cannot be created: said before Hydra tries (its
+    job log file lives there)."""
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key == "hydra.run.dir" and value and "${" not in value:
+            return output_problems(Path(value), ())
+    return []
+
+
 def main() -> None:
     if complaint := check_group_overrides(sys.argv[1:]):
         print(f"error: {complaint}", file=sys.stderr)
         sys.exit(2)
+    if problems := check_run_dir_override(sys.argv[1:]):
+        exit_with(UserError("\n".join(problems)))
     hydra_entry()
 
 

@@ -21,22 +21,27 @@ def make_logger(logger_cfg: DictConfig, run_dir: Path, run_name: str, config: Di
 
         return CSVLogger(save_dir=str(run_dir), name="csv_logs", version="")
     if kind == "wandb":
+        import wandb
         from lightning.pytorch.loggers import WandbLogger
 
         mode = str(logger_cfg.mode)
         if mode != "online":
             os.environ.setdefault("WANDB_SILENT", "true")
-        logger = WandbLogger(
+        # The run is started here rather than by WandbLogger, which passes wandb.init a
+        # deprecated ``anonymous`` argument (a warning on every run).
+        run = wandb.init(
             project=logger_cfg.project,
             entity=logger_cfg.get("entity"),
             name=run_name,
-            save_dir=str(run_dir),
+            dir=str(run_dir),
             mode=mode,
             tags=list(logger_cfg.get("tags") or []),
             config=OmegaConf.to_container(config, resolve=True),
         )
-        logger.experiment  # noqa: B018 - start the run now so its directory exists
-        return logger
+        if hasattr(run, "define_metric"):  # as WandbLogger does for the runs it starts
+            run.define_metric("trainer/global_step")
+            run.define_metric("*", step_metric="trainer/global_step", step_sync=True)
+        return WandbLogger(experiment=run, save_dir=str(run_dir), name=run_name)
     raise ValueError(f"unknown logger '{kind}'; choose one of: {', '.join(LOGGERS)}")
 
 

@@ -73,13 +73,14 @@ def make_trainer(
     off (the methods evaluate and save themselves).
     """
     import lightning as L
-    from lightning.pytorch.callbacks import RichProgressBar
+
+    from src.callbacks.progress import PhaseProgressBar
 
     t = cfg.trainer
     callbacks = list(callbacks or [])
     progress = bool(cfg.get("progress_bar", True))
-    if progress:
-        callbacks.append(RichProgressBar(leave=False))
+    if progress:  # one bar per phase, named after it (DAC: one bar, its epoch in the name)
+        callbacks.append(PhaseProgressBar(phase, leave=False))
     kwargs: dict[str, Any] = dict(
         accelerator=t.accelerator,
         devices=t.devices,

@@ -17,7 +17,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600):
     """``python -m src.run ARGS`` in a subprocess; returns the CompletedProcess."""
-    full_env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO), **(env or {})}
+    # extend PYTHONPATH: on the rented GPU machine hydra/omegaconf are reachable only through it
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    full_env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": pythonpath, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "src.run", *args],
         cwd=cwd,

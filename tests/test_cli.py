@@ -24,7 +24,9 @@ def test_unknown_method_lists_valid_ones(cli):
     assert "unknown method 'nope'" in proc.stderr and "kmeans" in proc.stderr
 
 
-@pytest.mark.parametrize("k, fix", [(1, "n_clusters=2 or more"), (5000, "exceeds the 1797")])
+@pytest.mark.parametrize(
+    "k, fix", [(1, "n_clusters=1 is invalid: use an integer ≥ 2"), (5000, "exceeds the 1797")]
+)
 def test_bad_cluster_count_is_one_line(cli, tmp_path, k, fix):
     proc = cli(f"n_clusters={k}", "logger=none", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 2
@@ -50,7 +52,7 @@ def test_kmeans_on_digits_end_to_end(cli, tmp_path):
         "dataset=digits",
         "logger=csv",
         "method.n_init=5",
-        "export.projection_points=500",  # t-SNE on 500 points keeps the test fast
+        "export.projection_points=500",  # auto: PCA here (t-SNE would cost more than k-means)
         f"hydra.run.dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr
@@ -67,6 +69,9 @@ def test_kmeans_on_digits_end_to_end(cli, tmp_path):
     assert (tmp_path / "embedding_2d.png").stat().st_size > 1000
     assert (tmp_path / "assignments.csv").exists() and (tmp_path / "model.pt").exists()
     assert (tmp_path / "csv_logs" / "metrics.csv").exists()
+    log = (tmp_path / "run.log").read_text()  # used to be empty
+    for line in ("kmeans: started", "k-means: k=10, 5 restarts", "kmeans: finished", "ACC "):
+        assert line in log, log
 
 
 def test_wandb_offline_run_is_written(cli, tmp_path):
@@ -82,3 +87,24 @@ def test_wandb_offline_run_is_written(cli, tmp_path):
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, list(tmp_path.rglob("*"))
     assert "wandb sync" in proc.stdout
+
+
+def test_wandb_run_prints_no_anonymous_warning(tmp_path):
+    """Every run used to print ``wandb: WARNING The anonymous setting has no effect…``."""
+    import subprocess
+    import sys
+
+    code = (
+        "from pathlib import Path; from omegaconf import OmegaConf; "
+        "from src.tracking import make_logger, close_logger, logger_location; "
+        "cfg = OmegaConf.create({'name': 'wandb', 'mode': 'offline', 'project': 'p'}); "
+        f"lg = make_logger(cfg, Path(r'{tmp_path}'), 'r', OmegaConf.create({{'a': 1}})); "
+        "lg.log_metrics({'x': 1.0}, step=0); print(logger_location(lg)); close_logger(lg)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "WANDB_MODE": "offline"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "anonymous" not in proc.stderr + proc.stdout
+    assert "W&B offline run" in proc.stdout and list(tmp_path.glob("wandb/offline-run-*"))

@@ -51,14 +51,19 @@ def test_embedding_policy():
 
 def test_projection_choice(monkeypatch):
     monkeypatch.setattr(plots, "umap_available", lambda: False)
-    assert plots.resolve_projection("auto") == "tsne"
+    # auto picks by cost: t-SNE only when it fits in the method's time, else PCA
+    assert plots.resolve_projection("auto") == "pca"
+    assert plots.resolve_projection("auto", n_points=1797, budget_s=1.7) == "pca"
+    assert plots.resolve_projection("auto", n_points=2000, budget_s=114.0) == "pca"  # make run
+    assert plots.resolve_projection("auto", n_points=2000, budget_s=600.0) == "tsne"
+    assert plots.resolve_projection("tsne", n_points=2000, budget_s=0.1) == "tsne"
     assert plots.resolve_projection("pca") == "pca"
     with pytest.raises(UserError, match="pip install umap-learn"):
         plots.resolve_projection("umap")
     with pytest.raises(UserError, match="auto, tsne, umap, pca"):
         plots.resolve_projection("mds")
     monkeypatch.setattr(plots, "umap_available", lambda: True)
-    assert plots.resolve_projection("auto") == "umap"
+    assert plots.resolve_projection("auto", n_points=2000, budget_s=600.0) == "umap"
 
 
 @pytest.mark.parametrize("method", ["pca", "tsne"])
@@ -84,3 +89,16 @@ def test_spinner_is_silent_off_a_terminal(capsys):
     with spinner("working"):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_embedding_png_has_a_cluster_legend(tmp_path, monkeypatch):
+    figures = []
+    real_save = plots._save
+    monkeypatch.setattr(
+        plots, "_save", lambda fig, path: figures.append(fig) or real_save(fig, path)
+    )
+    rng = np.random.default_rng(0)
+    plots.embedding_png(rng.normal(size=(60, 5)), np.arange(60) % 12, tmp_path / "e.png", "t")
+    legend = figures[0].axes[0].get_legend()
+    assert legend is not None and legend.get_title().get_text() == "cluster"
+    assert [t.get_text() for t in legend.get_texts()] == [str(c) for c in range(12)]

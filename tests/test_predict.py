@@ -134,3 +134,30 @@ def test_file_dataset_config_reaches_the_loader(tmp_path, monkeypatch):
     assert ds.loader.label_column == "kind" and ds.subset is None
     ds = predict_mod.file_dataset_config(Path("new.csv"), saved, [])
     assert ds.loader.label_column == "species"  # the run's own loader options carry over
+
+
+def one_line_error(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_unwritable_out_is_one_line_before_predicting(kmeans_run, tmp_path, capsys, monkeypatch):
+    import src.predict
+
+    monkeypatch.setattr(src.predict, "predict", lambda *a, **k: pytest.fail("predicted anyway"))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    line = one_line_error(capsys, [f"ckpt={kmeans_run}", "data=digits", f"out={blocker / 'x'}"])
+    assert "cannot create the folder" in line and "out=DIR" in line
+
+
+def test_binary_file_named_csv_is_a_short_clear_error(kmeans_run, tmp_path, capsys):
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(bytes(range(256)) * 48)  # 12 KB of non-text bytes
+    line = one_line_error(capsys, [f"ckpt={kmeans_run}", f"data={binary}"])
+    assert "is not a text CSV" in line and ".npy" in line and len(line) < 300

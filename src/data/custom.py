@@ -103,28 +103,40 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _binary_reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "it holds bytes that are not UTF-8 text"
+    return str(exc).splitlines()[0][:80]
+
+
 def scan_csv(path: Path) -> tuple[bool, list[int]]:
     """One pass over a CSV: whether line 1 is a header, and the file line of each data row.
 
     Raises on an empty file and on ragged rows (naming the line)."""
     lines: list[int] = []
     width, header = None, False
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        for row in reader:
-            if not row:
-                continue
-            if width is None:
-                width = len(row)
-                header = not all(_is_number(cell) for cell in row)
-                if header:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            for row in reader:
+                if not row:
                     continue
-            elif len(row) != width:
-                raise UserError(
-                    f"{path} line {reader.line_num} has {len(row)} fields, expected {width} "
-                    "(as in its first line): fix that row"
-                )
-            lines.append(reader.line_num)
+                if width is None:
+                    width = len(row)
+                    header = not all(_is_number(cell) for cell in row)
+                    if header:
+                        continue
+                elif len(row) != width:
+                    raise UserError(
+                        f"{path} line {reader.line_num} has {len(row)} fields, expected "
+                        f"{width} (as in its first line): fix that row"
+                    )
+                lines.append(reader.line_num)
+    except (UnicodeDecodeError, csv.Error) as exc:  # a binary file named .csv
+        raise UserError(
+            f"{path} is not a text CSV ({_binary_reason(exc)}); give comma-separated numbers "
+            "in UTF-8 text, or save the array as .npy"
+        ) from None
     if not lines:
         raise UserError(f"{path} is empty: no data rows")
     return header, lines

@@ -11,7 +11,7 @@ from src.fast import apply_tf32, batched, resolve_fast
 from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
 from src.methods.dec import load_encoder
-from src.methods.kmeans import fit_kmeans
+from src.methods.kmeans import fit_kmeans, kmeans_message
 from src.pretrained import pretrained_sae
 from src.training import resolve_device, to_device
 
@@ -24,15 +24,15 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     pre = pretrained_sae(cfg, data, x, ctx, fast)
     with ctx.timer("kmeans"):
         z = batched(pre.sae.encode, x, fast.eval_batch_size).cpu().numpy()
-        labels, centres, inertia = fit_kmeans(
-            z, ctx.n_clusters, int(cfg.method.n_init), ctx.seed, int(cfg.method.max_iter)
-        )
+        with ctx.status(kmeans_message(cfg.method.n_init, z, ctx.n_clusters)):
+            labels, centres, inertia = fit_kmeans(
+                z, ctx.n_clusters, int(cfg.method.n_init), ctx.seed, int(cfg.method.max_iter)
+            )
     state = {
         "method": cfg.method.name,
         "arch": pre.sae.arch(),
         "encoder": {k: v.detach().cpu() for k, v in pre.sae.encoder.state_dict().items()},
         "centroids": torch.from_numpy(centres),
-        "preprocess": data.meta.get("preprocess"),
         "pretrained_sae": str(pre.path),
     }
     model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)
@@ -45,6 +45,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
             "pretrain_checkpoint": str(pre.path),
         },
         model_path=model_path,
+        device=str(device),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,17 @@ class RunContext:
     seed: int
     timer: PhaseTimer = field(default_factory=PhaseTimer)
     logger: Any = None  # a Lightning logger (WandbLogger, CSVLogger) or None
+    progress: bool = False  # spinners for phases without a progress bar (``progress_bar``)
+
+    @contextmanager
+    def status(self, message: str):
+        """A phase without a progress bar (k-means, projections): a spinner on a terminal and
+        a line in ``run.log``."""
+        from src.summary import spinner
+
+        logging.getLogger("dcrepro").info(message)
+        with spinner(message, self.progress):
+            yield
 
     def log(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Log scalars from code that runs outside a Lightning trainer."""
@@ -40,6 +53,7 @@ class MethodOutput:
     soft: np.ndarray | None = None  # (n, k) soft assignments, rows sum to 1
     extra: dict[str, Any] = field(default_factory=dict)  # scalars for result.json
     model_path: Path | None = None  # a checkpoint `src.predict` can load
+    device: str | None = None  # the torch device that trained ("cuda", "cpu"); None: the CPU
 
 
 MethodFn = Callable[[DictConfig, ClusterData, RunContext], MethodOutput]

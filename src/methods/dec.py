@@ -13,7 +13,7 @@ from src.errors import UserError
 from src.fast import apply_tf32, batched, chunk_plan, fit_chunks, resolve_fast
 from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
-from src.methods.kmeans import fit_kmeans
+from src.methods.kmeans import fit_kmeans, kmeans_message
 from src.metrics import evaluate
 from src.models.sae import SAE
 from src.modules.dec import DECModule
@@ -32,9 +32,10 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
 
     with ctx.timer("kmeans_init"):
         z0 = batched(pre.sae.encode, x, fast.eval_batch_size)
-        init_labels, centres, _ = fit_kmeans(
-            z0.cpu().numpy(), ctx.n_clusters, int(m.n_init), ctx.seed
-        )
+        with ctx.status(kmeans_message(m.n_init, z0, ctx.n_clusters)):
+            init_labels, centres, _ = fit_kmeans(
+                z0.cpu().numpy(), ctx.n_clusters, int(m.n_init), ctx.seed
+            )
     init_metrics = evaluate(fit_data.y, init_labels) if fit_data.y is not None else {}
     ctx.log({f"ae_kmeans/{k}": v for k, v in init_metrics.items()}, step=0)
 
@@ -49,6 +50,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         train_encoder=bool(m.train_encoder),
         fast=fast,
         seed=int(ctx.seed) * 1009 + 7,
+        momentum_reset=bool(m.get("momentum_reset", False)),
     )
     stop = DECToleranceStop(
         int(m.update_interval),
@@ -60,6 +62,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     plan = chunk_plan(int(m.max_iter), fast.steps_per_call, int(m.update_interval))
     with ctx.timer("dec"):
         fit_chunks(cfg, ctx, module, plan, "dec", device, callbacks=[stop])
+    module.guard.after_chunk(module.runner.loss, module.iteration, module.lr, force=True)
 
     with torch.no_grad():
         z = module.embed()
@@ -81,7 +84,6 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         },
         "centroids": module.centroids.detach().cpu(),
         "alpha": module.alpha,
-        "preprocess": data.meta.get("preprocess"),
         "pretrained_sae": str(pre.path),
     }
     model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)
@@ -94,6 +96,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "dec_target_updates": stop.n_updates,
         "dec_last_label_change": stop.tracker.history[-1] if stop.tracker.history else None,
         "update_interval": int(m.update_interval),
+        "momentum_reset": bool(m.get("momentum_reset", False)),
         "kl_train": kl_fit,
         **({"kl_val": kl_val, "n_validation": len(val_data)} if val_data is not None else {}),
         **{f"ae_kmeans_{k}": v for k, v in init_metrics.items()},
@@ -105,6 +108,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         soft=q.cpu().numpy(),
         extra=extra,
         model_path=model_path,
+        device=str(device),
     )
 
 

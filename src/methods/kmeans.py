@@ -23,6 +23,11 @@ def fit_kmeans(
     return labels.astype(np.int64), km.cluster_centers_.astype(np.float32), float(km.inertia_)
 
 
+def kmeans_message(n_init: int, x: np.ndarray, k: int) -> str:
+    """What a k-means phase is doing, for its spinner and ``run.log``."""
+    return f"k-means: k={k}, {int(n_init)} restarts on {len(x):,} points of {x.shape[1]} dims"
+
+
 def nearest_centre(x: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """Index of the nearest centre (squared Euclidean, float64) for every row of ``x``.
 
@@ -40,7 +45,7 @@ def nearest_centre(x: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.
 
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     x = data.features()
-    with ctx.timer("kmeans"):
+    with ctx.timer("kmeans"), ctx.status(kmeans_message(cfg.method.n_init, x, ctx.n_clusters)):
         _, centres, inertia = fit_kmeans(
             x, ctx.n_clusters, cfg.method.n_init, ctx.seed, cfg.method.max_iter
         )
@@ -50,8 +55,6 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         {
             "method": "kmeans",
             "centres": centres,
-            "preprocess": data.meta.get("preprocess_params"),
-            "input_shape": list(data.x.shape[1:]),
         },
     )
     return MethodOutput(

@@ -18,6 +18,7 @@ from torch import nn
 
 from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
 from src.fast import BatchStream, FastOptions, StepRunner, batched, make_optimizer
+from src.guard import DEFAULT_EVERY, DivergenceGuard
 from src.models.sae import SAE
 
 
@@ -47,6 +48,7 @@ class DECModule(L.LightningModule):
         train_encoder: bool = True,
         fast: FastOptions | None = None,
         seed: int = 0,
+        momentum_reset: bool = False,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -69,6 +71,12 @@ class DECModule(L.LightningModule):
         self.runner = StepRunner(
             self._loss, self.opt, self.batches.batch_size, x.device, fast.cuda_graphs
         )
+        self.lr = float(lr)
+        self.momentum_reset = bool(momentum_reset)
+        phase = "DEC KL phase" if self.train_encoder else "DEC w/o backprop (centroids only)"
+        self.guard = DivergenceGuard(
+            phase, "method.lr", every=max(fast.steps_per_call, DEFAULT_EVERY)
+        )
         self.iteration = 0
         self.stopped = False  # set by DECToleranceStop
 
@@ -86,9 +94,18 @@ class DECModule(L.LightningModule):
 
     @torch.no_grad()
     def update_target(self) -> torch.Tensor:
-        """Recompute P from Q over all samples; return the hard labels (on device)."""
+        """Recompute P from Q over all samples; return the hard labels (on device).
+
+        With ``momentum_reset`` the SGD momentum restarts here, as in the authors' Caffe loop,
+        which starts a fresh solver for every update interval (zeroed in place, so a captured
+        CUDA graph keeps its buffers).
+        """
         q = self.soft_all()
         self.p.copy_(target_distribution(q))
+        if self.momentum_reset:
+            for state in self.opt.state.values():
+                if state.get("momentum_buffer") is not None:
+                    state["momentum_buffer"].zero_()
         return hard_labels(q)
 
     def _loss(self, idx: torch.Tensor) -> torch.Tensor:
@@ -109,4 +126,5 @@ class DECModule(L.LightningModule):
         for _ in range(length):
             self.runner(self.batches.next())
         self.iteration = start + length
+        self.guard.after_chunk(self.runner.loss, self.iteration, self.lr)
         return None

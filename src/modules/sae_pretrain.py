@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 from torch.nn import functional as F
 
 from src.fast import BatchStream, FastOptions, StepRunner, batched, make_optimizer
+from src.guard import DEFAULT_EVERY, DivergenceGuard
 from src.models.sae import SAE
 
 REDUCTIONS = ("mean", "caffe_sum")
@@ -82,6 +83,20 @@ def step_lr(base_lr: float, iteration: int, step: int | None, gamma: float) -> f
     if not step:
         return base_lr
     return base_lr * gamma ** (iteration // int(step))
+
+
+def stage_lr_option(stage: Stage) -> str:
+    """The config key of a stage's learning rate (what the divergence message names)."""
+    if stage.optimizer != "sgd":
+        return "pretrain.adam_lr"
+    return "pretrain.finetune_lr" if stage.layer is None else "pretrain.lr"
+
+
+def stage_lr(stage: Stage, cfg: DictConfig) -> float:
+    """A stage's base learning rate: ``adam_lr`` for Adam stages, ``finetune_lr`` (``null``:
+    ``lr``) for SGD fine-tuning, ``lr`` for the greedy layers."""
+    value = cfg.get(stage_lr_option(stage).removeprefix("pretrain."))
+    return float(cfg.lr if value is None else value)
 
 
 @dataclass
@@ -164,7 +179,8 @@ class SAEPretrainModule(L.LightningModule):
         params = stage_parameters(sae, stage.layer)
         for p in params:
             p.requires_grad_(True)
-        lr = float(cfg.lr if stage.optimizer == "sgd" else cfg.get("adam_lr", cfg.lr))
+        self.lr_option = stage_lr_option(stage)
+        lr = stage_lr(stage, cfg)
         self.base_lr = lr
         self.opt = make_optimizer(
             stage.optimizer, params, lr, float(cfg.momentum), float(cfg.weight_decay), fast
@@ -175,7 +191,13 @@ class SAEPretrainModule(L.LightningModule):
         )
         self.log_fn = log_fn
         self.log_every = max(1, int(log_every))
+        self.guard = DivergenceGuard(
+            f"SAE pretraining stage {stage.name}",
+            self.lr_option,
+            every=max(fast.steps_per_call, DEFAULT_EVERY),
+        )
         self.iteration = 0
+        self.lr = lr
 
     def _loss(self, idx: torch.Tensor) -> torch.Tensor:
         xb = self.inputs.index_select(0, idx)
@@ -202,6 +224,9 @@ class SAEPretrainModule(L.LightningModule):
                     it + 1,
                 )
         self.iteration = start + length
+        self.lr = lr
+        end = self.iteration == self.stage.iterations
+        self.guard.after_chunk(self.runner.loss, self.iteration, lr, force=end)
         return None
 
     def on_train_end(self) -> None:

@@ -1,0 +1,208 @@
+"""Config checks before any data are loaded: every numeric option in its valid range, the
+run's output files writable, and a GPU present when the trainer asks for one.
+
+One line per problem, naming the key and what it accepts; :func:`validate_run` raises them
+together as one :class:`~src.errors.UserError` (``src.run`` prints each line, exit 2).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from src.errors import UserError
+
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class Num:
+    """A number's valid range: ``int`` or ``float``, bounds (open or closed), words and null."""
+
+    kind: type = float
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    nullable: bool = False
+    words: tuple[str, ...] = ()
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.nullable
+        if isinstance(value, str):
+            return value in self.words
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.kind is int and not isinstance(value, int):
+            return False
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return not (self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi))
+
+    def _fmt(self, value: float) -> str:
+        return str(int(value)) if self.kind is int else f"{value:g}"
+
+    def describe(self) -> str:
+        noun = "an integer" if self.kind is int else "a number"
+        lo, hi = (None if v is None else self._fmt(v) for v in (self.lo, self.hi))
+        if lo is not None and hi is not None:
+            left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+            text = f"{noun} in {left}{lo}, {hi}{right}"
+        elif lo is not None:
+            text = f"{noun} {'>' if self.lo_open else '≥'} {lo}"
+        elif hi is not None:
+            text = f"{noun} {'<' if self.hi_open else '≤'} {hi}"
+        else:
+            text = noun
+        extra = [*self.words, *(["null"] if self.nullable else [])]
+        return text + "".join(f" or {w}" for w in extra)
+
+
+COUNT = Num(int, 1)  # a positive count: iterations, batch sizes, restarts
+ITERS = Num(int, 0)  # a stage length that may be skipped with 0
+RATE = Num(float, 0, lo_open=True)  # learning rates, scales
+FRACTION = Num(float, 0, 1, hi_open=True)  # dropout, momentum
+UNIT = Num(float, 0, 1)  # thresholds and probabilities
+
+RULES: dict[str, Num] = {
+    # the run
+    "seed": Num(int, 0, 2**32 - 1),
+    "n_clusters": Num(int, 2, nullable=True),
+    "silhouette_points": Num(int, 0),
+    "log_every_n_steps": COUNT,
+    "export.projection_points": Num(int, 3),
+    # data set
+    "dataset.subset": Num(int, 2, nullable=True),
+    "dataset.imbalance": Num(float, 0, 1, lo_open=True, nullable=True),
+    "dataset.dec_scale": Num(float, 0, lo_open=True, nullable=True, words=("auto",)),
+    "dataset.dec_update_interval": COUNT,
+    "dataset.dec_max_iter": COUNT,
+    # DEC family and k-means
+    "method.n_init": COUNT,
+    "method.max_iter": COUNT,
+    "method.alpha": RATE,
+    "method.lr": RATE,
+    "method.momentum": FRACTION,
+    "method.batch_size": COUNT,
+    "method.update_interval": COUNT,
+    "method.tol": UNIT,
+    "method.validation_fraction": Num(float, 0, 1, lo_open=True, hi_open=True, nullable=True),
+    # DAC
+    "method.upper.start": UNIT,
+    "method.lower.start": UNIT,
+    "method.upper.slope": Num(float, 0),
+    "method.lower.slope": Num(float, 0),
+    "method.lambda_lr": Num(float, 0),
+    "method.threshold.start": UNIT,
+    "method.threshold.end": UNIT,
+    "method.max_epochs": COUNT,
+    "method.chunk_size": COUNT,
+    "method.chunk_passes": COUNT,
+    "method.aug_repeats": COUNT,
+    "method.self_weight": Num(float, 0),
+    "method.optimizer.lr": RATE,
+    "method.inner_steps": Num(int, 1, words=("auto",)),
+    "method.eval_batch_size": COUNT,
+    "method.tactic_subsample": Num(int, 2),
+    "method.tactic_n_init": COUNT,
+    # SAE pretraining
+    "pretrain.layerwise_iters": ITERS,
+    "pretrain.finetune_iters": ITERS,
+    "pretrain.input_dropout": FRACTION,
+    "pretrain.hidden_dropout": FRACTION,
+    "pretrain.lr": RATE,
+    "pretrain.lr_step": Num(int, 1, nullable=True),
+    "pretrain.lr_gamma": RATE,
+    "pretrain.momentum": FRACTION,
+    "pretrain.weight_decay": Num(float, 0),
+    "pretrain.adam_lr": RATE,
+    "pretrain.batch_size": COUNT,
+    # model and trainer
+    "arch.embedding_dim": COUNT,
+    "arch.init_std": RATE,
+    "trainer.devices": Num(int, -1, words=("auto",)),
+    "fast.steps_per_call": Num(int, 1, words=("auto",)),
+    "fast.eval_batch_size": Num(int, 1, words=("auto",)),
+}
+
+
+def _select(cfg: DictConfig, key: str) -> Any:
+    try:
+        return OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False)
+    except Exception as exc:  # an interpolation that does not resolve
+        raise UserError(f"{key}: cannot resolve its value ({exc}); check the override") from None
+
+
+def numeric_problems(cfg: DictConfig) -> list[str]:
+    """One line per numeric option outside its range (options a config lacks are skipped)."""
+    problems = []
+    for key, rule in RULES.items():
+        value = _select(cfg, key)
+        if value is not _ABSENT and not rule.accepts(value):
+            problems.append(f"{key}={value!r} is invalid: use {rule.describe()}")
+    dims = _select(cfg, "arch.hidden_dims")
+    if dims is not _ABSENT and not (
+        OmegaConf.is_list(dims) and all(COUNT.accepts(d) for d in dims)
+    ):
+        problems.append(f"arch.hidden_dims={dims} is invalid: use a list of integers ≥ 1")
+    return problems
+
+
+def output_problems(
+    folder: Path, names: tuple[str, ...], fix: str = "hydra.run.dir=DIR"
+) -> list[str]:
+    """Why ``names`` could not be written in ``folder`` (checked before any work); ``fix`` is
+    the option that picks another folder."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return [f"cannot create the folder {folder} ({exc.strerror}); choose another with {fix}"]
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return [f"the folder {folder} is not writable; choose another with {fix}"]
+    return [
+        f"{folder / name} is a directory, so it cannot be written; remove it or choose "
+        f"another folder with {fix}"
+        for name in names
+        if (folder / name).is_dir()
+    ]
+
+
+def device_problems(cfg: DictConfig) -> list[str]:
+    """A GPU trainer on a machine without CUDA, said in one line with the CPU alternative."""
+    accelerator = str(_select(cfg, "trainer.accelerator"))
+    if accelerator not in ("gpu", "cuda"):
+        return []
+    import torch
+
+    if torch.cuda.is_available():
+        return []
+    return [
+        f"trainer={_select(cfg, 'trainer.name')} asks for a GPU but this machine has none "
+        "(CUDA is not available); run on the CPU with trainer=cpu (or trainer=auto)"
+    ]
+
+
+RUN_OUTPUTS = (
+    "result.json",
+    "model.pt",
+    "assignments.csv",
+    "soft_assignments.npy",
+    "embeddings.npy",
+    "embedding_2d.png",
+    "confusion.png",
+    "run.log",
+)
+
+
+def validate_run(cfg: DictConfig, run_dir: Path) -> None:
+    """Raise one :class:`UserError` listing every problem found before the run starts."""
+    problems = numeric_problems(cfg)
+    if not problems:
+        problems = output_problems(run_dir, RUN_OUTPUTS) + device_problems(cfg)
+    if problems:
+        raise UserError("\n".join(problems))

@@ -1,0 +1,42 @@
+"""The progress bar names the phase (not ``Epoch 0/0``), its iterations or DAC epoch, and
+drops ``v_num``."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from src.callbacks.progress import PhaseProgressBar, phase_label
+
+
+def bar_for(phase: str, **trainer_attrs) -> PhaseProgressBar:
+    bar = PhaseProgressBar(phase)
+    bar._trainer = SimpleNamespace(**trainer_attrs)
+    return bar
+
+
+def test_phase_labels():
+    assert phase_label("pretrain_layer3") == "SAE layer 3"
+    assert phase_label("pretrain_finetune") == "SAE fine-tune"
+    assert phase_label("dec") == "DEC (KL)"
+    assert phase_label("something_else") == "something else"
+
+
+def test_chunked_phase_shows_its_iterations():
+    loader = SimpleNamespace(dataset=[(0, 200), (200, 200), (400, 100)])
+    bar = bar_for("pretrain_layer2", train_dataloader=loader, max_steps=-1)
+    assert bar._get_train_description(0) == "SAE layer 2 · 500 it"
+
+
+def test_dac_shows_epoch_of_total():
+    module = SimpleNamespace(max_epochs=46)
+    bar = bar_for("dac", train_dataloader=None, lightning_module=module)
+    assert bar._get_train_description(4) == "DAC epoch 5/46"
+
+
+def test_no_v_num():
+    bar = bar_for(
+        "dec",
+        loggers=[SimpleNamespace(version="abcdx3y0")],
+        progress_bar_metrics={"loss": 0.5},
+    )
+    assert bar.get_metrics(bar._trainer, None) == {"loss": 0.5}

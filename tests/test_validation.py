@@ -1,0 +1,138 @@
+"""Issue 13: bad options fail at config time with one line naming the key and its range, and
+the run's outputs are known to be writable before any training starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from src.config_groups import CONF_DIR
+from src.errors import UserError
+from src.run import execute
+from src.validation import RULES, Num, numeric_problems
+
+
+def config(*overrides: str):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        return compose("config", overrides=["logger=none", *overrides])
+
+
+@pytest.mark.parametrize(
+    "overrides, key, rng",
+    [
+        (["method.batch_size=0"], "method.batch_size", "an integer ≥ 1"),
+        (["method.batch_size=-4"], "method.batch_size", "an integer ≥ 1"),
+        (["method.tol=-1"], "method.tol", "a number in [0, 1]"),
+        (["seed=abc"], "seed", "an integer in [0, 4294967295]"),
+        (["n_clusters=abc"], "n_clusters", "an integer ≥ 2 or null"),
+        (["method.momentum=1.5"], "method.momentum", "a number in [0, 1)"),
+        (["pretrain.lr=0"], "pretrain.lr", "a number > 0"),
+        (["pretrain.layerwise_iters=2.5"], "pretrain.layerwise_iters", "an integer ≥ 0"),
+        (["dataset.subset=1"], "dataset.subset", "an integer ≥ 2 or null"),
+        (["dataset.imbalance=0"], "dataset.imbalance", "a number in (0, 1] or null"),
+        (["export.projection_points=0"], "export.projection_points", "an integer ≥ 3"),
+        (["method=kmeans", "method.n_init=0"], "method.n_init", "an integer ≥ 1"),
+        (["method=dac", "method.optimizer.lr=-1"], "method.optimizer.lr", "a number > 0"),
+        (["method=dac", "method.inner_steps=0"], "method.inner_steps", "≥ 1 or auto"),
+        (["trainer.devices=x"], "trainer.devices", "an integer ≥ -1 or auto"),
+        (["arch.hidden_dims=[500,0]"], "arch.hidden_dims", "a list of integers ≥ 1"),
+    ],
+)
+def test_bad_numeric_option_is_one_line_naming_key_and_range(overrides, key, rng):
+    problems = numeric_problems(config(*overrides))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{key}=") and rng in problems[0], problems[0]
+
+
+def test_every_shipped_config_is_valid():
+    for method in ("dec", "dec_nobp", "ae_kmeans", "kmeans", "dac", "dac_star"):
+        for dataset in ("digits", "mnist"):
+            assert numeric_problems(config(f"method={method}", f"dataset={dataset}")) == []
+    assert numeric_problems(config("pretrain=paper", "trainer=cpu", "fast=off")) == []
+
+
+def test_rule_descriptions():
+    assert Num(float, 0, 1, lo_open=True).describe() == "a number in (0, 1]"
+    assert not Num(int, 1).accepts(True) and not Num(int, 1).accepts(1.0)
+    assert Num(float, 0).accepts(3) and not Num(float, 0).accepts("3")
+    assert all(isinstance(rule, Num) for rule in RULES.values())
+
+
+def test_zero_batch_size_fails_before_training(tmp_path):
+    """``method.batch_size=0`` used to exit 0 having trained nothing."""
+    with pytest.raises(UserError, match=r"method\.batch_size=0 is invalid"):
+        execute(config("method=dec", "method.batch_size=0", f"+run_dir={tmp_path}"))
+    assert not (tmp_path / "result.json").exists()
+
+
+def test_result_path_that_is_a_directory_fails_before_training(tmp_path, monkeypatch):
+    """``D/result.json`` a directory: said before the (long) training, not after it."""
+    import src.methods.kmeans as kmeans
+
+    (tmp_path / "result.json").mkdir()
+    monkeypatch.setattr(kmeans, "fit_kmeans", lambda *a, **k: pytest.fail("trained anyway"))
+    cfg = config("method=kmeans", f"+run_dir={tmp_path}")
+    with pytest.raises(UserError, match="result.json is a directory.*hydra.run.dir"):
+        execute(cfg)
+
+
+def test_gpu_trainer_without_gpu_names_the_cpu_alternative(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match="has none.*trainer=cpu"):
+        execute(config("method=dac", "trainer=gpu", f"+run_dir={tmp_path}"))
+
+
+def test_cli_prints_one_line_per_bad_key_exit_2(cli, tmp_path):
+    proc = cli(
+        "seed=abc",
+        "n_clusters=abc",
+        "method.batch_size=-4",
+        "method.tol=-1",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 4 and all(line.startswith("error: ") for line in lines), proc.stderr
+    for key in ("seed=", "n_clusters=", "method.batch_size=", "method.tol="):
+        assert any(key in line for line in lines)
+    assert not Path(tmp_path / "result.json").exists()
+    debug = cli("seed=abc", "debug=true", f"hydra.run.dir={tmp_path}")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_seed_everything_matches_lightnings():
+    """src.seeding leaves every generator as lightning.seed_everything does, without
+    importing Lightning (start-up time of k-means runs)."""
+    import os
+    import random
+
+    import lightning
+    import numpy as np
+    import torch
+
+    from src.seeding import seed_everything
+
+    def draws():
+        return random.random(), np.random.rand(), torch.rand(1).item(), os.environ["PL_GLOBAL_SEED"]
+
+    lightning.seed_everything(7, workers=True, verbose=False)
+    expected = draws()
+    seed_everything(7)
+    assert draws() == expected and os.environ["PL_SEED_WORKERS"] == "1"
+
+
+def test_uncreatable_run_dir_is_one_line(cli, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    proc = cli("method=kmeans", "logger=none", f"hydra.run.dir={blocker / 'run'}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and "cannot create the folder" in lines[0]
+        and "hydra.run.dir=DIR" in lines[0]
+    )
