@@ -63,7 +63,7 @@ def test_pair_selection_and_masked_bce_by_hand():
             [0.70, 0.60, 0.95, 1.00],
         ]
     )
-    target, mask = select_pairs(sim, upper=0.95, lower=0.5)
+    target, mask = select_pairs(sim, upper=0.94, lower=0.5)
     expected_mask = torch.tensor(
         [[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1], [0, 0, 1, 1]], dtype=torch.bool
     )
@@ -111,7 +111,10 @@ def _tiny_module(**overrides):
 
 
 def test_stop_callback_fires_exactly_when_upper_reaches_lower(tmp_path):
-    module = _tiny_module(lambda_lr=0.1)
+    module = _tiny_module(
+        schedule="lambda", lambda_lr=0.1, max_epochs=60, **{"upper.start": 0.95},
+        **{"lower.start": 0.455, "lower.slope": 0.1},
+    )  # fmt: skip
     stop = DACThresholdStop(tmp_path / "history.csv")
     trainer = SimpleNamespace(logger=None, global_step=0, should_stop=False)
     fired_at = None
@@ -144,13 +147,13 @@ def test_dac_star_uses_one_decreasing_threshold_and_runs_max_epochs():
         assert u == lo
         seen.append(round(u, 6))
         stop.on_train_epoch_end(trainer, module)
-    assert seen == [0.9, 0.8, 0.7, 0.6] and stop.stopped_by == "max_epochs"
+    assert seen == [0.9, 0.88, 0.86, 0.84] and stop.stopped_by == "max_epochs"
 
 
 def test_chunk_plan_yields_sub_blocks_of_the_chunk_targets():
     module = _tiny_module(targets="chunk", chunk_size=20, batch_size=8, chunk_passes=2)
     plan = list(module._epoch_plan())
-    assert len(plan) == module.steps_per_epoch() == 2 * 2 * 2
+    assert len(plan) == module.steps_per_epoch() == 2 * 2 * 3  # batches of 8, 8 and 4
     idx, (target, mask), selfs = plan[0]
     assert idx.shape == (8,) and target.shape == mask.shape == (8, 8) and selfs.shape == (8, 3)
     assert torch.equal(torch.diagonal(target), torch.ones(8))  # self-pairs are similar

@@ -272,7 +272,7 @@ class DACModule(L.LightningModule):
     def check_finite(self) -> None:
         """Stop with one line when the loss became non-finite (one host sync per chunk)."""
         if not bool(torch.isfinite(self.loss_sum)):
-            lr = self.optimizers().param_groups[0]["lr"] if self._trainer else "?"
+            lr = self.optim_cfg.get("lr")
             raise UserError(
                 f"DAC: the pair loss became non-finite by optimiser step {self.global_step} "
                 f"(epoch {self.epochs_done + 1}, learning rate {lr}); lower "
