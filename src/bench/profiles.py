@@ -37,10 +37,10 @@ PROFILES: dict[str, Profile] = {
         "quick",
         "CPU-sized: sklearn digits (1,797 8×8 images), DEC with the quick SAE schedule "
         "(4 × 1,000 greedy iterations, 300 fine-tuning) and its KL phase to the tolerance stop "
-        "or 600 iterations (T = 20); DAC on digits with λ-rate 0.05, so u(λ) ≤ l(λ) stops it "
-        "after 9 epochs (the paper's 0.009 takes 46).",
+        "or 600 iterations (T = 20); DAC on digits with u and l meeting (u ≤ l stops it) "
+        "after 9 epochs (meet_epochs=9; the default is 20).",
         dec=("method=dec", "dataset=digits", "pretrain=quick"),
-        dac=("method=dac", "dataset=digits", "method.lambda_lr=0.05"),
+        dac=("method=dac", "dataset=digits", "method.meet_epochs=9"),
         hand_iterations=300,
         hand_dac_iterations=40,
         warmup=5,
@@ -65,6 +65,7 @@ PROFILES: dict[str, Profile] = {
             "dataset=digits",
             "dataset.subset=300",
             "method.max_epochs=1",
+            "method.targets=online",
             "method.eval_tactics=[argmax]",
         ),
         hand_iterations=5,

@@ -1,62 +1,123 @@
-"""DAC's stopping rule as a Lightning callback, with the λ/u/l/selected-pairs history."""
+"""DAC's per-epoch bookkeeping as a Lightning callback: threshold steps, the stopping rule, and
+the history (thresholds, selected pairs, loss, and ACC/NMI/ARI when labels exist)."""
 
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
+import torch
 
-HISTORY_FIELDS = ("epoch", "step", "lambda", "upper", "lower", "selected_fraction", "loss")
+from src.metrics import evaluate_table
+
+HISTORY_FIELDS = (
+    "epoch",
+    "step",
+    "lambda",
+    "upper",
+    "lower",
+    "selected_fraction",
+    "loss",
+    "used_upper",
+    "used_lower",
+    "acc",
+    "nmi",
+    "ari",
+)
 
 
 class DACThresholdStop(L.Callback):
-    """After every epoch: one λ step (the module's ``lambda_step``), log λ, u(λ), l(λ) and the
-    fraction of selected pairs, and stop training once u(λ) ≤ l(λ) (DAC) or after
-    ``max_epochs`` (DAC*). The history is kept in ``self.history`` and, when ``csv_path`` is
-    set, written there after every update (a later plot reads it)."""
+    """Before training: an epoch-0 row for the initial network. After every epoch: one
+    threshold step (the module's ``lambda_step``), the history row (λ, u, l, the fraction of
+    selected pairs and the mean loss of the epoch, and, when ``y`` is given, ACC/NMI/ARI of the
+    argmax of the whole data set predicted as the authors do), and the stop once u ≤ l (DAC)
+    or after ``max_epochs``. The history is kept in ``self.history`` and, when ``csv_path`` is
+    set, rewritten there after every epoch; rows also go to the trainer's logger."""
 
-    def __init__(self, csv_path: str | Path | None = None) -> None:
+    def __init__(self, csv_path: str | Path | None = None, y: np.ndarray | None = None) -> None:
         super().__init__()
         self.csv_path = Path(csv_path) if csv_path else None
         self.history: list[dict[str, Any]] = []
         self.stopped_by: str | None = None
+        self.y_index: torch.Tensor | None = None
+        self.n_classes = 0
+        if y is not None:
+            classes, inverse = np.unique(np.asarray(y), return_inverse=True)
+            self.y_index = torch.from_numpy(inverse.astype(np.int64))
+            self.n_classes = len(classes)
+
+    def scores(self, pl_module: Any) -> dict[str, float]:
+        """ACC/NMI/ARI of the argmax clusters of the whole data set (empty without labels)."""
+        if self.y_index is None:
+            return {}
+        _, feats = pl_module.predict_all()
+        labels = feats.argmax(1)
+        self.y_index = self.y_index.to(labels.device)
+        k = feats.shape[1]
+        flat = torch.bincount(labels * self.n_classes + self.y_index, minlength=k * self.n_classes)
+        return evaluate_table(flat.view(k, self.n_classes).cpu().numpy())
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if self.history:
+            return
+        upper, lower = pl_module.current_thresholds()
+        row = dict.fromkeys(HISTORY_FIELDS, None)
+        row.update(
+            {"epoch": 0, "step": trainer.global_step, "lambda": pl_module.lam}
+            | {"upper": upper, "lower": lower}
+        )
+        row.update(self.scores(pl_module))
+        self._record(trainer, row)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         used_upper, used_lower = pl_module.current_thresholds()
         selected, loss = pl_module.pop_epoch_stats()
         pl_module.lambda_step()
         upper, lower = pl_module.current_thresholds()
-        row = {
-            "epoch": pl_module.epochs_done,
-            "step": trainer.global_step,
-            "lambda": pl_module.lam,
-            "upper": upper,
-            "lower": lower,
-            "selected_fraction": selected,
-            "loss": loss,
-            "used_upper": used_upper,
-            "used_lower": used_lower,
-        }
+        row = dict.fromkeys(HISTORY_FIELDS, None)
+        row.update(
+            {
+                "epoch": pl_module.epochs_done,
+                "step": trainer.global_step,
+                "lambda": pl_module.lam,
+                "upper": upper,
+                "lower": lower,
+                "selected_fraction": selected,
+                "loss": loss,
+                "used_upper": used_upper,
+                "used_lower": used_lower,
+            }
+        )
+        row.update(self.scores(pl_module))
+        self._record(trainer, row)
+        if pl_module.should_stop():
+            adaptive_met = pl_module.selection == "adaptive" and upper <= lower + 1e-9
+            self.stopped_by = "u<=l" if adaptive_met else "max_epochs"
+            trainer.should_stop = True
+
+    def _record(self, trainer: L.Trainer, row: dict[str, Any]) -> None:
         self.history.append(row)
-        if trainer.logger is not None:
-            trainer.logger.log_metrics(
-                {f"dac/{k}": float(v) for k, v in row.items() if k not in ("epoch", "step")},
-                step=trainer.global_step,
-            )
+        logged = {
+            f"dac/{k}": float(v)
+            for k, v in row.items()
+            if k not in ("epoch", "step") and v is not None and math.isfinite(float(v))
+        }
+        if trainer.logger is not None and logged:
+            logged["dac/epoch"] = float(row["epoch"])
+            trainer.logger.log_metrics(logged, step=trainer.global_step)
         if self.csv_path is not None:
             self.write_csv()
-        if pl_module.should_stop():
-            self.stopped_by = "u<=l" if pl_module.selection == "adaptive" else "max_epochs"
-            trainer.should_stop = True
 
     def write_csv(self) -> None:
         from src.io_utils import atomic_write
 
         def write(tmp: Path) -> None:
             with tmp.open("w", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=list(self.history[0]))
+                w = csv.DictWriter(fh, fieldnames=list(HISTORY_FIELDS))
                 w.writeheader()
                 w.writerows(self.history)
 

@@ -16,7 +16,7 @@ import numpy as np
 from src.data.base import ClusterData
 from src.errors import UserError
 
-PREPROCESSORS = ("none", "dec_scale", "unit", "channel_norm", "standardize")
+PREPROCESSORS = ("none", "dec_scale", "unit", "unit_center", "channel_norm", "standardize")
 
 
 def dec_scale_factor(x: np.ndarray, factor: float | str | None) -> float:
@@ -46,10 +46,14 @@ def fit_preprocess(
         return {"kind": kind}
     if kind == "dec_scale":
         return {"kind": kind, "factor": float(dec_scale_factor(x, dec_scale))}
-    if kind == "unit":
+    if kind in ("unit", "unit_center"):
         if data.meta.get("bytes", False):
-            return {"kind": kind, "mode": "bytes"}
-        return {"kind": kind, "mode": "minmax", "lo": float(x.min()), "hi": float(x.max())}
+            params = {"kind": kind, "mode": "bytes"}
+        else:
+            params = {"kind": kind, "mode": "minmax", "lo": float(x.min()), "hi": float(x.max())}
+        if kind == "unit_center":  # the DAC authors: the single global pixel mean after /255
+            params["mean"] = float(_to_unit(x.astype(np.float64), params).mean())
+        return params
     if kind in ("channel_norm", "standardize"):
         axes = (0, 2, 3) if kind == "channel_norm" and data.is_image else 0
         mean = x.mean(axis=axes, keepdims=True)
@@ -64,6 +68,14 @@ def fit_preprocess(
     raise UserError(f"unknown preprocess '{kind}'; choose one of: {', '.join(PREPROCESSORS)}")
 
 
+def _to_unit(x: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """Bytes to [0, 1], or min-max scaling with the fitted bounds."""
+    if params["mode"] == "bytes":
+        return x / 255.0
+    lo, hi = params["lo"], params["hi"]
+    return (x - lo) / (hi - lo if hi > lo else 1.0)
+
+
 def apply_fitted(data: ClusterData, params: dict[str, Any]) -> ClusterData:
     """A copy of ``data`` scaled with parameters from :func:`fit_preprocess`."""
     kind = params["kind"]
@@ -72,11 +84,10 @@ def apply_fitted(data: ClusterData, params: dict[str, Any]) -> ClusterData:
         pass
     elif kind == "dec_scale":
         x *= params["factor"]
-    elif kind == "unit" and params["mode"] == "bytes":
-        x /= 255.0
-    elif kind == "unit":
-        lo, hi = params["lo"], params["hi"]
-        x = (x - lo) / (hi - lo if hi > lo else 1.0)
+    elif kind in ("unit", "unit_center"):
+        x = _to_unit(x, params).astype(np.float32)
+        if kind == "unit_center":
+            x -= np.float32(params["mean"])
     elif kind in ("channel_norm", "standardize"):
         mean, scale = _array_from(params["mean"]), _array_from(params["scale"])
         expected = mean.shape[1:]
@@ -104,6 +115,7 @@ def preprocess(data: ClusterData, kind: str, dec_scale: float | str | None = Non
     - ``none``: untouched;
     - ``dec_scale``: multiply by ``dec_scale`` (``auto``: so that (1/d)·mean‖x‖² = 1);
     - ``unit``: bytes to [0, 1] (images) or min-max over the whole array;
+    - ``unit_center``: ``unit``, then minus the single global mean (the DAC authors' MNIST);
     - ``channel_norm``: zero mean, unit variance per image channel (DAC) or per feature;
     - ``standardize``: zero mean, unit variance per feature.
 

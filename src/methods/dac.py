@@ -20,9 +20,9 @@ from src.training import fit_in_place, make_trainer, resolve_device, to_device
 
 
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
-    """Train the ConvNet with adaptive pair selection until u(λ) ≤ l(λ), then cluster."""
+    """Train the ConvNet (DAC: until u ≤ l; DAC*: ``max_epochs``), then cluster."""
     from src.callbacks.dac import DACThresholdStop
-    from src.modules.dac import DACModule, predict_features
+    from src.modules.dac import DACModule
 
     m = cfg.method
     k = ctx.n_clusters
@@ -32,7 +32,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     apply_tf32(fast)
     net = build_convnet(cfg.arch, images.shape[1:], k)
     module = DACModule(net, to_device(images, device), m, fast)
-    stop = DACThresholdStop(ctx.run_dir / "dac_history.csv")
+    stop = DACThresholdStop(ctx.run_dir / "dac_history.csv", data.y)
     # manual optimisation: Lightning's global_step counts optimiser steps
     max_steps = module.max_epochs * module.steps_per_epoch()
     trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
@@ -40,7 +40,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         fit_in_place(trainer, module, device)
     with ctx.timer("predict"):
         net = module.net
-        probs, feats = predict_features(net, module.x, int(m.eval_batch_size))
+        probs, feats = module.predict_all()
         feats_np = feats.cpu().numpy()
     with ctx.timer("tactic"):
         labels, centroids = cluster_features(

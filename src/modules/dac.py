@@ -1,20 +1,30 @@
-"""DAC (Chang et al., ICCV 2017) as a Lightning module: adaptive pairwise self-labelling.
+"""DAC and DAC* (Chang et al., ICCV 2017) as a Lightning module: pairwise self-labelling.
 
-Per mini-batch the constraint layer's label features l_i give cosine similarities l_i·l_j;
-pairs above u(λ) are labelled similar, pairs below l(λ) dissimilar, the rest ignored; a
-binary cross-entropy (or the authors' MSE) on the selected pairs trains the net; λ grows by a
-gradient step on E(λ) = u(λ) − l(λ) after every epoch, and training stops when u(λ) ≤ l(λ)
-(:class:`src.callbacks.dac.DACThresholdStop`).
+The label features l_i (softmax, L2-normalised) give cosine similarities l_i·l_j. Pairs are
+labelled from those similarities and the network is trained to reproduce the labels:
 
-Training runs on data resident on the device: the module owns the image tensor, draws its own
-permutations and index batches there, and never copies to the host inside a step. Two target
-modes (``targets``):
+- ``selection=all`` (DAC*): every pair, label 1 where sim > th; th falls by a fixed step after
+  every epoch (the authors' MNIST script: 0.9, −0.02 per epoch, 20 epochs).
+- ``selection=adaptive`` (DAC): pairs with sim > u or sim < l are selected, labelled 1 when
+  sim > (u + l)/2; after every epoch u falls and l rises (``schedule=meet``: the authors' CIFAR
+  script, each by η = (u₀ − l₀)/meet_epochs/2; ``schedule=lambda``: a third party's line
+  u = u₀ − a_u·λ, l = l₀ + a_l·λ with λ ← λ − lr·dE/dλ, E = u − l); training stops when u ≤ l
+  (:class:`src.callbacks.dac.DACThresholdStop`).
 
-- ``online`` (paper): labels come from the similarities of the current augmented mini-batch.
-- ``chunk`` (authors' code): every ``chunk_size`` samples, labels (and self-targets) are
-  computed once on the un-augmented chunk with the network as it stands, then the network is
-  trained for ``chunk_passes`` passes over that chunk in mini-batches, each batch augmented
-  ``aug_repeats`` times.
+Two target modes (``targets``):
+
+- ``chunk`` (the authors' scripts): the data are cut into chunks (``chunk_order=sequential``:
+  consecutive chunks in data order, the same every epoch; ``shuffled``: a new partition every
+  epoch). For each chunk, labels are made once from the un-augmented chunk, predicted in
+  consecutive batches of ``label_batch_size`` (Keras ``predict``'s 32; with batch-statistics
+  BN those batches are what BN normalises over); then ``chunk_passes`` passes, each a new
+  shuffle of the chunk cut into consecutive batches of ``batch_size`` (the last, partial one
+  trained too: Keras' iterator), each batch augmented once per image (``aug_repeats`` times,
+  one optimiser step each) and trained on its sub-matrix of the chunk labels.
+- ``online`` (the paper's text): labels from the similarities of the augmented batch itself.
+
+Data stay resident on the device; index batches are drawn there; the only host syncs are the
+per-chunk finiteness check and the per-epoch statistics.
 """
 
 from __future__ import annotations
@@ -33,18 +43,22 @@ from src.fast import FastOptions, resolve_fast
 from src.models.convnets import label_features
 
 SELECTIONS = ("adaptive", "all")
+SCHEDULES = ("meet", "lambda")
 TARGETS = ("online", "chunk")
 PAIR_LOSSES = ("bce", "mse")
+CHUNK_ORDERS = ("sequential", "shuffled")
+LAST_BATCH = ("keep", "drop")
+STOP_TOL = 1e-9  # u ≤ l up to float rounding of the per-epoch steps
 
 
 @dataclass
 class Thresholds:
-    """u(λ) = u0 − a_u·λ and l(λ) = l0 + a_l·λ, the paper's shape (u falls, l rises)."""
+    """u(λ) = u0 − a_u·λ and l(λ) = l0 + a_l·λ (u falls, l rises as λ grows)."""
 
-    upper_start: float = 0.95
+    upper_start: float = 0.99
     upper_slope: float = 1.0
-    lower_start: float = 0.455
-    lower_slope: float = 0.1
+    lower_start: float = 0.80
+    lower_slope: float = 1.0
 
     def upper(self, lam: float) -> float:
         return self.upper_start - self.upper_slope * lam
@@ -65,15 +79,34 @@ class Thresholds:
         return (self.upper_start - self.lower_start) / (self.upper_slope + self.lower_slope)
 
 
-def select_pairs(
-    sim: torch.Tensor, upper: float, lower: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pair labels r (1 if sim ≥ upper, 0 if sim < lower) and the mask of labelled pairs.
+def keras_batches(n: int, batch_size: int, last: str = "keep") -> list[slice]:
+    """Consecutive batches of ``batch_size`` over ``n`` items, the last one partial (Keras'
+    ``predict`` and iterator). ``last=drop`` drops the partial batch; a partial batch of a
+    single item is merged into the one before (batch-statistics BN is undefined on one item)."""
+    b = max(min(int(batch_size), n), 1)
+    full, rest = divmod(n, b)
+    cuts = [slice(i * b, (i + 1) * b) for i in range(full)]
+    if rest and last == "keep":
+        if rest == 1 and cuts:
+            cuts[-1] = slice(cuts[-1].start, n)
+        else:
+            cuts.append(slice(full * b, n))
+    return cuts
 
-    With ``upper == lower`` every pair is labelled by that one threshold (DAC*).
+
+def select_pairs(
+    sim: torch.Tensor, upper: float, lower: float, select_all: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pair labels r and the mask of selected pairs.
+
+    Selected: sim > upper or sim < lower (every pair when ``select_all``, DAC*); label 1 where
+    sim > (upper + lower)/2 (DAC*: upper = lower = th, so sim > th).
     """
-    target = (sim >= upper).to(sim.dtype)
-    mask = (sim >= upper) | (sim < lower)
+    target = (sim > 0.5 * (upper + lower)).to(sim.dtype)
+    if select_all:
+        mask = torch.ones_like(sim, dtype=torch.bool)
+    else:
+        mask = (sim > upper) | (sim < lower)
     return target, mask
 
 
@@ -84,8 +117,8 @@ def masked_pair_loss(
     kind: str = "bce",
     eps: float = 1e-7,
 ) -> torch.Tensor:
-    """Mean over the selected pairs of BCE(sim, r) (similarities clamped to [eps, 1 − eps]) or
-    of (sim − r)²; 0 when no pair is selected. No host sync."""
+    """Sum over the selected pairs of BCE(sim, r) (similarities clamped to [eps, 1 − eps], as
+    Keras) or of (sim − r)², divided by the number selected; 0 when none is. No host sync."""
     m = mask.to(sim.dtype)
     if kind == "bce":
         g = sim.clamp(eps, 1.0 - eps)
@@ -104,6 +137,31 @@ def self_target_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-7
     return -(target * torch.log(p) + (1.0 - target) * torch.log1p(-p)).mean()
 
 
+@torch.no_grad()
+def predict_features(
+    net: nn.Module, x: torch.Tensor, batch_size: int, bn_mode: str = "eval"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(softmax probabilities, label features) of every image, in consecutive batches of
+    ``batch_size`` (Keras ``predict``: with batch-statistics BN each batch is normalised over
+    itself) on x's device. ``bn_mode``: ``eval`` or ``train`` mode of the net while predicting."""
+    was_training = net.training
+    net.train(bn_mode == "train")
+    probs, feats = [], []
+    for part in keras_batches(len(x), batch_size):
+        logits = net(x[part])
+        probs.append(torch.softmax(logits, 1))
+        feats.append(label_features(logits))
+    net.train(was_training)
+    return torch.cat(probs), torch.cat(feats)
+
+
+def _choice(m: DictConfig, key: str, default: str, valid: tuple[str, ...]) -> str:
+    val = str(m.get(key, default))
+    if val not in valid:
+        raise UserError(f"method.{key}={val!r}; choose one of: {', '.join(valid)}")
+    return val
+
+
 class DACModule(L.LightningModule):
     """The DAC training loop. ``x`` is the whole (preprocessed) image tensor on the device."""
 
@@ -116,28 +174,29 @@ class DACModule(L.LightningModule):
         self.register_buffer("x", x, persistent=False)
         self.n = int(x.shape[0])
         self.batch_size = min(int(m.batch_size), self.n)
-        self.selection = str(m.selection)
-        self.targets = str(m.targets)
-        self.pair_loss = str(m.pair_loss)
-        for key, val, valid in (
-            ("selection", self.selection, SELECTIONS),
-            ("targets", self.targets, TARGETS),
-            ("pair_loss", self.pair_loss, PAIR_LOSSES),
-        ):
-            if val not in valid:
-                raise UserError(f"method.{key}={val!r}; choose one of: {', '.join(valid)}")
-        self.thresholds = Thresholds(
-            float(m.upper.start), float(m.upper.slope), float(m.lower.start), float(m.lower.slope)
-        )
-        self.lam = float(m.lambda_start)
-        self.lambda_lr = float(m.lambda_lr)
-        self.threshold_start = float(m.threshold.start)
-        self.threshold_end = float(m.threshold.end)
+        self.selection = _choice(m, "selection", "adaptive", SELECTIONS)
+        self.schedule = _choice(m, "schedule", "meet", SCHEDULES)
+        self.targets = _choice(m, "targets", "chunk", TARGETS)
+        self.pair_loss = _choice(m, "pair_loss", "bce", PAIR_LOSSES)
+        self.chunk_order = _choice(m, "chunk_order", "sequential", CHUNK_ORDERS)
+        self.last_batch = _choice(m, "last_batch", "keep", LAST_BATCH)
         self.max_epochs = int(m.max_epochs)
+        u0, l0 = float(m.upper.start), float(m.lower.start)
+        if self.schedule == "meet":
+            # authors (CIFAR script): u and l each move by η = (u0 − l0)/epochs/2 per epoch
+            self.thresholds = Thresholds(u0, 1.0, l0, 1.0)
+            self.lam_increment = (u0 - l0) / max(int(m.meet_epochs), 1) / 2.0
+        else:
+            self.thresholds = Thresholds(u0, float(m.upper.slope), l0, float(m.lower.slope))
+            self.lam_increment = self.thresholds.step(0.0, float(m.lambda_lr))
+        self.lam = float(m.get("lambda_start", 0.0))
+        self.threshold_start = float(m.threshold.start)
+        self.threshold_step = float(m.threshold.step)
         self.self_weight = float(m.self_weight)
         self.self_target = str(m.self_target)  # probs | features
         self.label_mode = str(m.label_bn)  # train | eval: BN mode when making chunk labels
-        self.chunk_size = min(int(m.chunk_size), self.n)
+        self.label_batch_size = int(m.get("label_batch_size", 32))
+        self.chunk_size = max(min(int(m.chunk_size), self.n), 1)
         self.chunk_passes = int(m.chunk_passes)
         self.aug_repeats = int(m.aug_repeats)
         # auto: the fast switches' steps per Lightning call (200 on CUDA, 1 on CPU)
@@ -150,40 +209,47 @@ class DACModule(L.LightningModule):
         self.automatic_optimization = False
         self._plan: Iterator | None = None
         self.epochs_done = 0
-        # device-side accumulators of the selected-pair fraction since the last λ update
+        # device-side accumulators since the last epoch end
         self.register_buffer("sel_sum", torch.zeros(()), persistent=False)
         self.register_buffer("sel_count", torch.zeros(()), persistent=False)
         self.register_buffer("loss_sum", torch.zeros(()), persistent=False)
 
     # ---- thresholds -------------------------------------------------------------------
     def current_thresholds(self) -> tuple[float, float]:
-        """(upper, lower) in force now: u(λ), l(λ) for DAC; th, th for DAC*."""
+        """(upper, lower) in force now: u, l for DAC; th, th for DAC*."""
         if self.selection == "adaptive":
             return self.thresholds.upper(self.lam), self.thresholds.lower(self.lam)
-        frac = min(self.epochs_done / max(self.max_epochs, 1), 1.0)
-        th = self.threshold_start + (self.threshold_end - self.threshold_start) * frac
+        th = self.threshold_start - self.threshold_step * self.epochs_done
         return th, th
 
     def lambda_step(self) -> None:
-        """Phase (b) of the alternation: with the network fixed, one gradient step on E(λ)."""
+        """After an epoch: u falls and l rise (DAC), th falls (DAC*, by its fixed step)."""
         self.epochs_done += 1
         if self.selection == "adaptive":
-            self.lam = self.thresholds.step(self.lam, self.lambda_lr)
+            self.lam += self.lam_increment
 
     def should_stop(self) -> bool:
-        """The paper's rule: u(λ) ≤ l(λ) (DAC); DAC* runs ``max_epochs``."""
+        """DAC: u ≤ l (the paper's rule) or ``max_epochs``; DAC*: ``max_epochs``."""
+        if self.epochs_done >= self.max_epochs:
+            return True
         if self.selection == "adaptive":
             u, lo = self.current_thresholds()
-            return u <= lo
-        return self.epochs_done >= self.max_epochs
+            return u <= lo + STOP_TOL
+        return False
 
     # ---- schedule ---------------------------------------------------------------------
+    def chunk_sizes(self) -> list[int]:
+        """Sizes of the chunks an epoch is cut into (near-equal, each ≤ ``chunk_size``)."""
+        n_chunks = -(-self.n // self.chunk_size)
+        return [len(c) for c in torch.tensor_split(torch.arange(self.n), n_chunks)]
+
     def steps_per_epoch(self) -> int:
-        """Optimisation steps in one pass over the data."""
+        """Optimisation steps in one epoch."""
+        b = self.batch_size
         if self.targets == "online":
-            return self.n // self.batch_size
-        per_chunk = self.chunk_passes * (self.chunk_size // self.batch_size) * self.aug_repeats
-        return (self.n // self.chunk_size) * per_chunk
+            return sum(len(keras_batches(c, b, "drop")) for c in self.chunk_sizes())
+        per = [len(keras_batches(c, b, self.last_batch)) for c in self.chunk_sizes()]
+        return self.chunk_passes * self.aug_repeats * sum(per)
 
     def training_steps_per_epoch(self) -> int:
         """``training_step`` calls per epoch (each runs ``inner_steps`` optimisation steps)."""
@@ -199,37 +265,52 @@ class DACModule(L.LightningModule):
 
         return instantiate(self.optim_cfg, params=self.net.parameters())
 
-    @torch.no_grad()
-    def _outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(probs, label features) of un-augmented images, in the configured BN mode."""
-        was_training = self.net.training
-        self.net.train(self.label_mode == "train")
-        logits = self.net(x)
-        self.net.train(was_training)
-        return torch.softmax(logits, 1), label_features(logits)
+    def predict_all(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(probs, label features) of the whole data set, in batches of ``eval_batch_size``."""
+        return predict_features(self.net, self.x, self.eval_batch_size, "eval")
+
+    def check_finite(self) -> None:
+        """Stop with one line when the loss became non-finite (one host sync per chunk)."""
+        if not bool(torch.isfinite(self.loss_sum)):
+            lr = self.optim_cfg.get("lr")
+            raise UserError(
+                f"DAC: the pair loss became non-finite by optimiser step {self.global_step} "
+                f"(epoch {self.epochs_done + 1}, learning rate {lr}); lower "
+                "method.optimizer.lr (or check the input scaling, method.preprocess)"
+            )
+
+    def _chunks(self) -> list[torch.Tensor]:
+        dev = self.x.device
+        if self.chunk_order == "sequential":
+            order = torch.arange(self.n, device=dev)
+        else:
+            order = torch.randperm(self.n, device=dev)
+        return list(torch.tensor_split(order, len(self.chunk_sizes())))
 
     def _epoch_plan(
         self,
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]:
-        """One epoch of (batch indices, chunk pair targets or None, self-targets or None)."""
+    ) -> Iterator[tuple[torch.Tensor, tuple | None, torch.Tensor | None]]:
+        """One epoch of (batch indices, the batch's pair targets or None, self-targets or None)."""
         dev = self.x.device
-        perm = torch.randperm(self.n, device=dev)
         b = self.batch_size
-        if self.targets == "online":
-            for i in range(self.n // b):
-                yield perm[i * b : (i + 1) * b], None, None
-            return
-        c = self.chunk_size
-        for i in range(self.n // c):
-            chunk = perm[i * c : (i + 1) * c]
-            probs, feats = self._outputs(self.x[chunk])
+        for chunk in self._chunks():
+            self.check_finite()
+            c = len(chunk)
+            if self.targets == "online":
+                local = torch.randperm(c, device=dev)
+                for sl in keras_batches(c, b, "drop"):
+                    yield chunk[local[sl]], None, None
+                continue
+            probs, feats = predict_features(
+                self.net, self.x[chunk], self.label_batch_size, self.label_mode
+            )
             u, lo = self.current_thresholds()
-            target, mask = select_pairs(feats @ feats.T, u, lo)
+            target, mask = select_pairs(feats @ feats.T, u, lo, self.selection == "all")
             selfs = probs if self.self_target == "probs" else feats
             for _ in range(self.chunk_passes):
                 local = torch.randperm(c, device=dev)
-                for j in range(c // b):
-                    a = local[j * b : (j + 1) * b]
+                for sl in keras_batches(c, b, self.last_batch):
+                    a = local[sl]
                     sub = (target[a][:, a], mask[a][:, a])
                     for _ in range(self.aug_repeats):
                         yield chunk[a], sub, selfs[a]
@@ -240,15 +321,16 @@ class DACModule(L.LightningModule):
     def _loss(self, idx: torch.Tensor, pairs, selfs) -> torch.Tensor:
         x = self.x[idx]
         if self.self_weight > 0 and selfs is None:
-            selfs_probs, selfs_feats = self._outputs(x)
+            selfs_probs, selfs_feats = predict_features(self.net, x, len(x), self.label_mode)
             selfs = selfs_probs if self.self_target == "probs" else selfs_feats
         xa = self.augment(x) if len(self.augment) else x
         logits = self.net(xa)
         feats = label_features(logits)
+        # the authors' siamese net sees the same augmented batch on both sides: sim = F·Fᵀ
         sim = feats @ feats.T
         if pairs is None:
             u, lo = self.current_thresholds()
-            target, mask = select_pairs(sim.detach(), u, lo)
+            target, mask = select_pairs(sim.detach(), u, lo, self.selection == "all")
         else:
             target, mask = pairs
         loss = masked_pair_loss(sim, target, mask, self.pair_loss)
@@ -276,26 +358,10 @@ class DACModule(L.LightningModule):
 
     def pop_epoch_stats(self) -> tuple[float, float]:
         """(selected-pair fraction, mean loss) since the last call; one host sync per epoch."""
+        self.check_finite()
         count = max(float(self.sel_count), 1.0)
         sel, loss = float(self.sel_sum) / count, float(self.loss_sum) / count
         self.sel_sum.zero_()
         self.sel_count.zero_()
         self.loss_sum.zero_()
         return sel, loss
-
-
-@torch.no_grad()
-def predict_features(
-    net: nn.Module, x: torch.Tensor, batch_size: int, bn_mode: str = "eval"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(softmax probabilities, label features) of every image, in batches on x's device."""
-    net.train(bn_mode == "train")
-    probs, feats = [], []
-    # near-equal batches: with batch-statistics BN a tiny last batch would be degenerate
-    n_batches = max(-(-len(x) // batch_size), 1)
-    for part in torch.tensor_split(x, n_batches):
-        logits = net(part)
-        probs.append(torch.softmax(logits, 1))
-        feats.append(label_features(logits))
-    net.eval()
-    return torch.cat(probs), torch.cat(feats)
