@@ -119,6 +119,8 @@ def hand_timings(
 
 
 def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
+    """Time the chosen parts; the record (``<out>/<stem>.json`` and ``.md``) is rewritten after
+    every run, so a command cut off by a time limit leaves what it measured."""
     device = resolve(args.device)
     name = (
         args.profile if args.profile != "auto" else ("paper" if device.type == "cuda" else "quick")
@@ -129,15 +131,54 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
     methods = [m for m in METHODS if m in parts]
     trainer = "trainer=gpu" if device.type == "cuda" else "trainer=cpu"
     started = time.perf_counter()
-    runs, hand_out, table = [], {}, None
+    env = environment()
+    env.update(
+        cuda=torch.version.cuda if device.type == "cuda" else None,
+        cudnn=torch.backends.cudnn.version() if device.type == "cuda" else None,
+        torch_threads=torch.get_num_threads(),
+    )
+    device_label = device_name(device)
+    slug = "cpu" if device.type == "cpu" else device_slug(device_label)
+    runs: list[dict[str, Any]] = []
+    record: dict[str, Any] = {
+        "profile": name,
+        "description": profile.description,
+        "device": device_label,
+        "device_type": device.type,
+        "device_slug": slug,
+        "stem": "-".join([name, slug, *([] if parts == list(profile.parts) else parts)]),
+        "commit": git_commit(),
+        "date": now_iso(),
+        "command": command,
+        "parts": parts,
+        "seeds": seeds,
+        "overrides": list(args.overrides),
+        "method_overrides": {m: getattr(args, f"{m}_override") for m in methods},
+        "environment": env,
+        "targets": profile.targets,
+        "runs": runs,
+        "hand_written": {},
+        "table": None,
+        "complete": False,
+    }
+
+    def save(complete: bool = False) -> None:
+        record.update(
+            checks=checks(runs, record["table"], profile.targets),
+            wall_time_s=time.perf_counter() - started,
+            complete=complete,
+        )
+        write_outputs(record, Path(args.out))
+
     if "table" in parts:
-        table = bench_table(
+        record["table"] = bench_table(
             profile.table,
             args.seeds or profile.table.seeds,
             args.table_jobs or profile.table_jobs,
             work / "table",
-            args.table_launcher,
+            args.table_launcher or profile.table.launcher,
             [*COMMON, trainer, *args.overrides],
+            on_part=lambda table: (record.update(table=table), save()),
         )
     for method in methods:
         own = getattr(args, f"{method}_override")
@@ -158,39 +199,14 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
                 hand = hand_timings(
                     method, overrides, result["n_clusters"], device, iters, profile.warmup
                 )
-                hand_out[method] = {
+                record["hand_written"][method] = {
                     "settings": hand_settings(device),
                     "phases": {k: vars(v) for k, v in hand.items()},
                 }
             runs.append(run_record(result, phases_of(result), hand, overrides, execute_s))
-    env = environment()
-    env.update(
-        cuda=torch.version.cuda if device.type == "cuda" else None,
-        cudnn=torch.backends.cudnn.version() if device.type == "cuda" else None,
-        torch_threads=torch.get_num_threads(),
-    )
-    device_label = device_name(device)
-    return {
-        "profile": name,
-        "description": profile.description,
-        "device": device_label,
-        "device_type": device.type,
-        "device_slug": "cpu" if device.type == "cpu" else device_slug(device_label),
-        "commit": git_commit(),
-        "date": now_iso(),
-        "command": command,
-        "parts": parts,
-        "seeds": seeds,
-        "overrides": list(args.overrides),
-        "method_overrides": {m: getattr(args, f"{m}_override") for m in methods},
-        "environment": env,
-        "targets": profile.targets,
-        "runs": runs,
-        "hand_written": hand_out,
-        "table": table,
-        "checks": checks(runs, table, profile.targets),
-        "wall_time_s": time.perf_counter() - started,
-    }
+            save()
+    save(complete=True)
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="dcrepro-bench-") as tmp:
             record = bench(args, command, Path(tmp))
-    json_path, md_path = write_outputs(record, Path(args.out))
-    print(f"bench: {json_path} (+ {md_path.name})")
+    print(f"bench: {Path(args.out) / record['stem']}.json (+ .md)")
     return 0
 
 

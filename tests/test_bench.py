@@ -128,7 +128,8 @@ def test_smoke_profile_writes_json_and_markdown(tmp_path):
     only_dec = "method.log_metrics_every_update=false"
     argv = ["--profile", "smoke", "--device", "cpu", "--out", str(out), "--dec-override", only_dec]
     assert main([*argv, "--parts", "dec,dac,dac_star", "--seeds", "3"]) == 0
-    record = json.loads((out / "smoke-cpu.json").read_text())
+    record = json.loads((out / "smoke-cpu-dec-dac-dac_star.json").read_text())
+    assert record["complete"] and record["parts"] == ["dec", "dac", "dac_star"]
     for key in ("device", "commit", "date", "command", "seeds", "wall_time_s", "profile"):
         assert record[key] not in (None, ""), key
     assert record["environment"]["torch"] == torch.__version__
@@ -151,7 +152,7 @@ def test_smoke_profile_writes_json_and_markdown(tmp_path):
         assert p["ratio"] > 0 and p["hand_eager_it_per_s"] > 0 and p["hand_graph_it_per_s"] is None
     for r in record["runs"]:
         assert 0 <= r["metrics"]["acc"] <= 1 and r["end_to_end_s"] > 0
-    md = (out / "smoke-cpu.md").read_text()
+    md = (out / "smoke-cpu-dec-dac-dac_star.md").read_text()
     assert record["commit"] in md and "| pretrain_layer0 | 20 |" in md and "## DAC on digits" in md
     assert "## DAC* on digits" in md
     assert OmegaConf.create(record["hand_written"]).dec.phases.dec.iterations == 5
@@ -162,7 +163,7 @@ def test_smoke_table_runs_seeds_in_turn_and_at_once_with_the_same_metrics(tmp_pa
     assert (
         main(["--profile", "smoke", "--device", "cpu", "--out", str(out), "--parts", "table"]) == 0
     )
-    record = json.loads((out / "smoke-cpu.json").read_text())
+    record = json.loads((out / "smoke-cpu-table.json").read_text())
     table = record["table"]
     assert record["runs"] == [] and table["seeds"] == "0-1"
     assert table["sequential"]["jobs"] == 1 and table["parallel"]["jobs"] == 2
@@ -173,5 +174,5 @@ def test_smoke_table_runs_seeds_in_turn_and_at_once_with_the_same_metrics(tmp_pa
     assert record["checks"] == {"table_same_metrics_parallel_and_sequential": True}
     for run in (*table["sequential"]["runs"].values(), *table["parallel"]["runs"].values()):
         assert run["seconds"] > 0 and 0 <= run["metrics"]["acc"] <= 1
-    md = (out / "smoke-cpu.md").read_text()
+    md = (out / "smoke-cpu-table.md").read_text()
     assert "## dec_table2 on digits, seeds 0-1" in md and "| dec seed1 |" in md

@@ -38,12 +38,13 @@ PROFILES: dict[str, Profile] = {
         "tolerance stop (T = 160, tol 0.1 %); the DAC authors' MNIST recipe "
         "(experiment=dac_star_mnist_authors, 20 epochs); DEC Table 2 on MNIST (k-means, "
         "AE + k-means, DEC w/o backprop, DEC × seeds 0-4) through `make reproduce`'s harness "
-        "(full profile), seed groups in turn (--jobs 1) and at once (--jobs auto). DAC (u ≤ l "
+        "(full profile, batch launcher), seed groups at once (--jobs auto) and in turn "
+        "(--jobs 1). DAC (u ≤ l "
         "stop) only with --parts dac.",
         dec=("method=dec", "dataset=mnist", "pretrain=paper"),
         dac=("method=dac", "dataset=mnist"),
         dac_star=("experiment=dac_star_mnist_authors",),
-        table=TableBench("full", "mnist", "0-4"),
+        table=TableBench("full", "mnist", "0-4", launcher="batch"),
         parts=("dec", "dac_star", "table"),
         table_jobs="auto",
         hand_iterations=3000,

@@ -82,9 +82,10 @@ def checks(
             )
     if table is not None:
         limit = targets.get("table_parallel_s")
-        if limit is not None:
+        if limit is not None and table.get("parallel"):
             out[f"table_parallel_le_{limit:g}s"] = table["parallel"]["wall_time_s"] <= limit
-        out["table_same_metrics_parallel_and_sequential"] = table["same_metrics"]["identical"]
+        if table.get("same_metrics"):
+            out["table_same_metrics_parallel_and_sequential"] = table["same_metrics"]["identical"]
     return out
 
 
@@ -108,8 +109,10 @@ def markdown(record: dict[str, Any]) -> str:
         f"- commit `{record['commit']}`, {record['date']}, torch {env['torch']}"
         + (f", CUDA {env['cuda']}" if env.get("cuda") else "")
         + f", {env['torch_threads']} CPU threads",
-        f"- seeds: {', '.join(map(str, record['seeds']))}; benchmark wall time "
-        f"{record['wall_time_s']:.1f} s",
+        f"- parts: {', '.join(record['parts'])}; seeds (single runs): "
+        f"{', '.join(map(str, record['seeds']))}; benchmark wall time "
+        f"{record['wall_time_s']:.1f} s"
+        + ("" if record.get("complete") else " so far (**incomplete**: cut off or still running)"),
         "",
         "it/s = optimiser iterations ÷ the phase's wall seconds as the run recorded them "
         "(result.json `wall_time_s`, Trainer set-up and DEC's target updates included). "
@@ -149,23 +152,31 @@ def markdown(record: dict[str, Any]) -> str:
 
 def table_markdown(table: dict[str, Any]) -> list[str]:
     """The table part: both harness runs' wall time, workers, and run-by-run equality."""
-    seq, par, same = table["sequential"], table["parallel"], table["same_metrics"]
+    seq, par = table.get("sequential"), table.get("parallel")
+    same = table.get("same_metrics")
     lines = [
         "",
         f"## {table['table']} on {table['dataset']}, seeds {table['seeds']}: one after the other "
         "against all at once",
         "",
-        f"Harness profile `{table['harness_profile']}`, fresh results store each; wall time of "
-        "the whole `scripts.reproduce` call (harness start-up and table writing included).",
+        f"Harness profile `{table['harness_profile']}`, launcher "
+        f"`{table.get('launcher') or 'the profile’s'}`, a fresh results store and SAE cache "
+        "each (all at once first); wall time of the whole `scripts.reproduce` call in this "
+        "process (its workers' start-up and the table writing included).",
         "",
         "| run | --jobs | workers | wall s | devices |",
         "|---|---:|---:|---:|---|",
     ]
     for name, t in (("one after the other", seq), ("all at once", par)):
+        if t is None:
+            lines.append(f"| {name} | – | – | not run (cut off) | – |")
+            continue
         lines.append(
             f"| {name} | {t['jobs_requested']} | {_num(t['jobs'])} | {t['wall_time_s']:.1f} "
             f"| {', '.join(t['devices'])} |"
         )
+    if seq is None or par is None or same is None:
+        return lines
     lines += [
         "",
         f"Speed-up {table['speed_up']:.2f}×. Same metrics run by run: "
@@ -189,8 +200,9 @@ def table_markdown(table: dict[str, Any]) -> list[str]:
 
 
 def write_outputs(record: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """``<out_dir>/<profile>-<device slug>.{json,md}``."""
-    stem = f"{record['profile']}-{record['device_slug']}"
+    """``<out_dir>/<stem>.{json,md}``: ``<profile>-<device slug>``, plus the parts when they
+    are not the profile's own (``paper-…-table``)."""
+    stem = record["stem"]
     json_path = atomic_write_json(Path(out_dir) / f"{stem}.json", record)
     md_path = atomic_write_text(Path(out_dir) / f"{stem}.md", markdown(record))
     return json_path, md_path

@@ -31,6 +31,7 @@ class TableBench:
     profile: str  # conf/reproduce/profile/<name>.yaml
     dataset: str
     seeds: str  # the harness's seeds grammar, e.g. "0-4"
+    launcher: str | None = None  # None: the harness profile's
 
 
 def table_argv(tb: TableBench, seeds: str, jobs: str, work: Path, launcher: str | None,
@@ -103,14 +104,19 @@ def compare(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 
 def bench_table(tb: TableBench, seeds: str, jobs: str, work: Path, launcher: str | None,
-                overrides: list[str], say=print) -> dict[str, Any]:  # fmt: skip
-    """The table one seed group after the other (``--jobs 1``), then all at once."""
+                overrides: list[str], on_part=None) -> dict[str, Any]:  # fmt: skip
+    """The table with all seed groups at once (``--jobs N``), then one after the other
+    (``--jobs 1``); each into a fresh store with a fresh SAE cache (every SAE pretrained).
+    ``on_part(out)`` after each, so a cut-off bench keeps the first."""
     out: dict[str, Any] = {"table": TABLE, "dataset": tb.dataset, "harness_profile": tb.profile,
-                           "seeds": seeds}  # fmt: skip
-    for name, j in (("sequential", "1"), ("parallel", jobs)):
-        argv = table_argv(tb, seeds, j, work.resolve() / name, launcher, overrides)
-        say(f"bench table {TABLE} on {tb.dataset}, seeds {seeds}, --jobs {j}", flush=True)
-        out[name] = {"jobs_requested": j, **run_table(argv, work / name)}
+                           "seeds": seeds, "launcher": launcher}  # fmt: skip
+    for name, j in (("parallel", jobs), ("sequential", "1")):
+        here = work.resolve() / name
+        argv = table_argv(tb, seeds, j, here, launcher, [*overrides, f"cache_dir={here / 'cache'}"])
+        print(f"bench table {TABLE} on {tb.dataset}, seeds {seeds}, --jobs {j}", flush=True)
+        out[name] = {"jobs_requested": j, **run_table(argv, here)}
+        if on_part is not None:
+            on_part(out)
     out["same_metrics"] = compare(out["sequential"], out["parallel"])
     out["speed_up"] = out["sequential"]["wall_time_s"] / out["parallel"]["wall_time_s"]
     return out
