@@ -22,8 +22,8 @@ Steps timed (``HandTiming`` per framework phase):
 - ``train`` (DAC and DAC*, ``targets=chunk``, the authors' scripts): per chunk of consecutive
   images, labels once from the un-augmented chunk (predicted in batches of
   ``label_batch_size``, BN in ``label_bn`` mode), then ``chunk_passes`` shuffled passes in
-  batches of ``batch_size`` (the last partial one trained too), each batch augmented and
-  trained on its sub-matrix of the chunk's labels (DAC*: MSE over every pair, label 1 where
+  batches of ``batch_size`` (the last partial one trained too), each batch augmented
+  (``aug_repeats`` copies, one step each) and trained on its sub-matrix of the chunk's labels (DAC*: MSE over every pair, label 1 where
   cos > th), RMSprop. Timed over whole chunks, eagerly (the last batch's size differs, so no
   single CUDA graph); the framework's per-epoch whole-set prediction is not in it.
 
@@ -410,12 +410,14 @@ def dac_chunk_loop(
         steps = 0
         for _ in range(int(m.chunk_passes)):
             for a in torch.randperm(len(xc), device=xc.device).split(b):
-                xb = augment(xc[a]) if len(augment) else xc[a]
-                loss = dac_pair_loss(net, xb, target[a][:, a], mask[a][:, a], bce)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                steps += 1
+                t, w = target[a][:, a], mask[a][:, a]
+                for _ in range(int(m.aug_repeats)):  # one step per augmented copy
+                    xb = augment(xc[a]) if len(augment) else xc[a]
+                    loss = dac_pair_loss(net, xb, t, w, bce)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    steps += 1
         return steps
 
     return one_chunk
