@@ -20,7 +20,7 @@ from src.bench.handwritten import (
     dac_setup,
     sae_stage_setup,
 )
-from src.bench.report import checks, device_slug
+from src.bench.report import checks, device_slug, table_markdown
 from src.bench.table import compare
 from src.errors import UserError
 from src.models.convnets import build_convnet
@@ -99,6 +99,13 @@ def test_checks_and_helpers():
         "table_same_metrics_parallel_and_sequential": False,
     }
     assert checks(runs, None, {}) == {}
+    cut_off = {"parallel": {"wall_time_s": 170.0}}  # the window ended during --jobs 1
+    assert checks([], cut_off, targets) == {"table_parallel_le_180s": True}
+    parallel = {"jobs_requested": "auto", "jobs": 5, "wall_time_s": 170.0, "devices": ["H"]}
+    md = "\n".join(table_markdown({**table, "parallel": parallel, "sequential": None,
+                                    "table": "t", "dataset": "d", "seeds": "0-4",
+                                    "harness_profile": "full", "launcher": "batch"}))  # fmt: skip
+    assert "| all at once | auto | 5 | 170.0 | H |" in md and "not run (cut off)" in md
     assert device_slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
 
 
