@@ -1,9 +1,11 @@
-"""``make bench [ARGS=...]``: DEC's and DAC's phases timed through the framework, each training
-phase next to a hand-written PyTorch loop of the same step on the same device.
+"""``make bench [ARGS=...]``: DEC's, DAC's and DAC*'s phases timed through the framework, each
+training phase next to a hand-written PyTorch loop of the same step on the same device, and DEC's
+table through the harness with its seeds one after the other against all at once.
 
 Every framework run goes through ``src.run.execute`` (the ``python -m src.run`` path) with a
-fresh temporary ``cache_dir``, so SAE pretraining really runs. Writes
-``<out>/<profile>-<device>.json`` and ``.md`` (see README, "Benchmarks").
+fresh temporary ``cache_dir``, so SAE pretraining really runs; the table runs the harness
+(``scripts.reproduce.main``) twice into fresh stores. Writes ``<out>/<profile>-<device>.json``
+and ``.md`` (``-<parts>`` added when not the profile's; see README, "Benchmarks").
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import torch
 
 from src.bench.framework import compose_config, phases_of, run_framework
 from src.bench.handwritten import HandTiming, hand_written_dac, hand_written_dec
-from src.bench.profiles import COMMON, PROFILES, Profile
+from src.bench.profiles import COMMON, PARTS, PROFILES, Profile
 from src.bench.report import checks, device_slug, run_record, write_outputs
+from src.bench.table import bench_table
 from src.errors import UserError
 from src.provenance import device_name, environment, git_commit, now_iso
+from src.reproduce.launch import LAUNCHERS
+from src.reproduce.spec import SEEDS_GRAMMAR, parse_seeds
 
-METHODS = ("dec", "dac")
+METHODS = ("dec", "dac", "dac_star")  # the parts that are single framework runs
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -38,32 +43,45 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "quick otherwise",
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--seeds", default="0", help="'0,3' (those seeds) or '3' (seeds 0-2)")
-    p.add_argument("--skip-dec", action="store_true", help="time DAC only")
-    p.add_argument("--skip-dac", action="store_true", help="time DEC only")
+    p.add_argument(
+        "--parts",
+        help=f"comma-separated subset of {','.join(PARTS)} (default: the profile's; paper: "
+        "dec,dac_star,table)",
+    )
+    p.add_argument(
+        "--seeds",
+        help=f"{SEEDS_GRAMMAR} ('3' is seed 3); default: seed 0 for single runs, the "
+        "profile's seeds for the table (paper: 0-4)",
+    )
+    p.add_argument("--table-jobs", help="--jobs of the table's parallel run (default: profile's)")
+    p.add_argument(
+        "--table-launcher", choices=LAUNCHERS, help="the table's launcher (default: profile's)"
+    )
     p.add_argument("--out", default="outputs/bench", help="output folder (default %(default)s)")
     p.add_argument("--hand-iterations", type=int, help="timed hand-written iterations per step")
     p.add_argument("--keep-runs", help="keep the runs' folders (and SAE cache) here")
     for m in METHODS:
         p.add_argument(
-            f"--{m}-override",
+            f"--{m.replace('_', '-')}-override",
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help=f"a Hydra override for the {m.upper()} runs only (repeatable)",
+            help=f"a Hydra override for the {m} runs only (repeatable)",
         )
     p.add_argument("overrides", nargs="*", help="Hydra overrides added to every run")
     return p.parse_args(argv)
 
 
-def parse_seeds(text: str) -> list[int]:
-    text = text.strip()
-    if text.isdigit() and "," not in text:
-        return list(range(int(text))) if int(text) > 0 else [0]
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise UserError(f"--seeds {text!r}: use e.g. --seeds 0,3 or --seeds 3") from None
+def parse_parts(text: str | None, profile: Profile) -> list[str]:
+    """``--parts dec,table`` → those parts in the bench's order (one-line error otherwise)."""
+    if text is None:
+        return list(profile.parts)
+    names = [s.strip() for s in text.split(",")]
+    unknown = [n for n in names if n not in PARTS]
+    if unknown:
+        what = ", ".join(unknown) or "nothing"
+        raise UserError(f"--parts {text!r}: {what} is not one of: {','.join(PARTS)}")
+    return [p for p in PARTS if p in names]
 
 
 def resolve(device: str) -> torch.device:
@@ -101,18 +119,67 @@ def hand_timings(
 
 
 def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
+    """Time the chosen parts; the record (``<out>/<stem>.json`` and ``.md``) is rewritten after
+    every run, so a command cut off by a time limit leaves what it measured."""
     device = resolve(args.device)
     name = (
         args.profile if args.profile != "auto" else ("paper" if device.type == "cuda" else "quick")
     )
     profile: Profile = PROFILES[name]
-    seeds = parse_seeds(args.seeds)
-    methods = [m for m in METHODS if not getattr(args, f"skip_{m}")]
-    if not methods:
-        raise UserError("--skip-dec and --skip-dac together leave nothing to time")
+    parts = parse_parts(args.parts, profile)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
+    methods = [m for m in METHODS if m in parts]
     trainer = "trainer=gpu" if device.type == "cuda" else "trainer=cpu"
     started = time.perf_counter()
-    runs, hand_out = [], {}
+    env = environment()
+    env.update(
+        cuda=torch.version.cuda if device.type == "cuda" else None,
+        cudnn=torch.backends.cudnn.version() if device.type == "cuda" else None,
+        torch_threads=torch.get_num_threads(),
+    )
+    device_label = device_name(device)
+    slug = "cpu" if device.type == "cpu" else device_slug(device_label)
+    runs: list[dict[str, Any]] = []
+    record: dict[str, Any] = {
+        "profile": name,
+        "description": profile.description,
+        "device": device_label,
+        "device_type": device.type,
+        "device_slug": slug,
+        "stem": "-".join([name, slug, *([] if parts == list(profile.parts) else parts)]),
+        "commit": git_commit(),
+        "date": now_iso(),
+        "command": command,
+        "parts": parts,
+        "seeds": seeds,
+        "overrides": list(args.overrides),
+        "method_overrides": {m: getattr(args, f"{m}_override") for m in methods},
+        "environment": env,
+        "targets": profile.targets,
+        "runs": runs,
+        "hand_written": {},
+        "table": None,
+        "complete": False,
+    }
+
+    def save(complete: bool = False) -> None:
+        record.update(
+            checks=checks(runs, record["table"], profile.targets),
+            wall_time_s=time.perf_counter() - started,
+            complete=complete,
+        )
+        write_outputs(record, Path(args.out))
+
+    if "table" in parts:
+        record["table"] = bench_table(
+            profile.table,
+            args.seeds or profile.table.seeds,
+            args.table_jobs or profile.table_jobs,
+            work / "table",
+            args.table_launcher or profile.table.launcher,
+            [*COMMON, trainer, *args.overrides],
+            on_part=lambda table: (record.update(table=table), save()),
+        )
     for method in methods:
         own = getattr(args, f"{method}_override")
         base = [*COMMON, trainer, *getattr(profile, method), *args.overrides, *own]
@@ -132,37 +199,14 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
                 hand = hand_timings(
                     method, overrides, result["n_clusters"], device, iters, profile.warmup
                 )
-                hand_out[method] = {
+                record["hand_written"][method] = {
                     "settings": hand_settings(device),
                     "phases": {k: vars(v) for k, v in hand.items()},
                 }
             runs.append(run_record(result, phases_of(result), hand, overrides, execute_s))
-    env = environment()
-    env.update(
-        cuda=torch.version.cuda if device.type == "cuda" else None,
-        cudnn=torch.backends.cudnn.version() if device.type == "cuda" else None,
-        torch_threads=torch.get_num_threads(),
-    )
-    device_label = device_name(device)
-    return {
-        "profile": name,
-        "description": profile.description,
-        "device": device_label,
-        "device_type": device.type,
-        "device_slug": "cpu" if device.type == "cpu" else device_slug(device_label),
-        "commit": git_commit(),
-        "date": now_iso(),
-        "command": command,
-        "seeds": seeds,
-        "overrides": list(args.overrides),
-        "method_overrides": {m: getattr(args, f"{m}_override") for m in methods},
-        "environment": env,
-        "targets": profile.targets,
-        "runs": runs,
-        "hand_written": hand_out,
-        "checks": checks(runs, profile.targets),
-        "wall_time_s": time.perf_counter() - started,
-    }
+            save()
+    save(complete=True)
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="dcrepro-bench-") as tmp:
             record = bench(args, command, Path(tmp))
-    json_path, md_path = write_outputs(record, Path(args.out))
-    print(f"bench: {json_path} (+ {md_path.name})")
+    print(f"bench: {Path(args.out) / record['stem']}.json (+ .md)")
     return 0
 
 
