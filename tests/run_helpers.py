@@ -10,17 +10,27 @@ import src.run
 from src.config_groups import CONF_DIR
 
 
-def run_in_process(run_dir: Path, *overrides: str) -> dict:
+def execute_overrides(*overrides: str) -> dict:
+    """Compose ``conf/config.yaml`` with ``overrides`` and run it in this process."""
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose(
-            "config",
-            overrides=[
-                "logger=none",
-                "method=kmeans",
-                "method.n_init=2",
-                "export.projection=pca",
-                f"+run_dir={run_dir}",
-                *overrides,
-            ],
-        )
+        cfg = compose("config", overrides=list(overrides))
     return src.run.execute(cfg)
+
+
+def run_cached(tmp_path: Path, name: str, *overrides: str) -> dict:
+    """One in-process run in ``tmp_path/name`` with its own SAE cache in ``tmp_path/cache``."""
+    return execute_overrides(
+        f"cache_dir={tmp_path / 'cache'}", f"+run_dir={tmp_path / name}", *overrides
+    )
+
+
+def run_in_process(run_dir: Path, *overrides: str) -> dict:
+    """k-means (2 restarts, PCA view) in ``run_dir``, plus ``overrides``."""
+    return execute_overrides(
+        "logger=none",
+        "method=kmeans",
+        "method.n_init=2",
+        "export.projection=pca",
+        f"+run_dir={run_dir}",
+        *overrides,
+    )

@@ -9,7 +9,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from src.modules.dec import DECModule
-from src.run import execute
+from tests.run_helpers import run_cached
 from tests.test_sae_pretrain import snapshot, tiny
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
@@ -28,17 +28,7 @@ TINY = [  # a few iterations of every stage: wiring, not quality
 
 
 def run_in_process(tmp_path: Path, name: str, *overrides: str) -> dict:
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                *TINY,
-                f"cache_dir={tmp_path / 'cache'}",
-                f"+run_dir={tmp_path / name}",
-                *overrides,
-            ],
-        )
-    return execute(cfg)
+    return run_cached(tmp_path, name, *TINY, *overrides)
 
 
 def test_dec_nobp_keeps_encoder_bit_identical():

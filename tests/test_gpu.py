@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from src.config_groups import CONF_DIR
+from tests.run_helpers import run_cached
 
 pytestmark = [
     pytest.mark.gpu,
@@ -46,19 +46,7 @@ def cuda_name() -> str:
 
 
 def run(tmp_path: Path, name: str, *overrides: str) -> dict:
-    from src.run import execute
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                *GPU,
-                f"cache_dir={tmp_path / 'cache'}",
-                f"+run_dir={tmp_path / name}",
-                *overrides,
-            ],
-        )
-    return execute(cfg)
+    return run_cached(tmp_path, name, *GPU, *overrides)
 
 
 def assignments(path: Path) -> np.ndarray:

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from src.config_groups import CONF_DIR
 from src.errors import UserError
 from src.guard import DEFAULT_EVERY, DivergenceError, DivergenceGuard, check_finite_tensors
-from src.run import execute
+from tests.run_helpers import run_cached
 
 SMALL = [
     "dataset.subset=300",
@@ -25,17 +23,7 @@ SMALL = [
 
 
 def run(tmp_path: Path, *overrides: str) -> dict:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                *SMALL,
-                f"cache_dir={tmp_path / 'cache'}",
-                f"+run_dir={tmp_path / 'run'}",
-                *overrides,
-            ],
-        )
-    return execute(cfg)
+    return run_cached(tmp_path, "run", *SMALL, *overrides)
 
 
 def test_guard_windows_and_message():

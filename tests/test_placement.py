@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from lightning.pytorch.strategies.strategy import Strategy
 
 from src.config_groups import CONF_DIR
 from src.provenance import device_name
-from src.run import execute
+from tests.run_helpers import run_cached
 
 TINY_SAE = [
     "pretrain.layerwise_iters=6",
@@ -31,17 +30,7 @@ COMMON = ["logger=none", "plots=false", "progress_bar=false", "trainer=cpu"]
 
 
 def run(tmp_path: Path, name: str, *overrides: str) -> dict:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                *COMMON,
-                f"cache_dir={tmp_path / 'cache'}",
-                f"+run_dir={tmp_path / name}",
-                *overrides,
-            ],
-        )
-    return execute(cfg)
+    return run_cached(tmp_path, name, *COMMON, *overrides)
 
 
 @pytest.fixture
