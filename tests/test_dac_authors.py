@@ -241,7 +241,7 @@ def test_non_finite_loss_stops_with_one_line():
     with pytest.raises(UserError) as err:
         next(module._epoch_plan())
     msg = str(err.value)
-    assert "DAC" in msg and "step 0" in msg and "learning rate 0.001" in msg
+    assert "DAC" in msg and "iteration 0" in msg and "lr 0.001" in msg
     assert "method.optimizer.lr" in msg and "\n" not in msg
 
 
@@ -251,3 +251,11 @@ def test_unit_center_is_bytes_over_255_minus_the_global_mean():
     mean = (0 + 1 + 0.2 + 0.4 + 1 + 1 + 0 + 0) / 8
     np.testing.assert_allclose(out.x, x / 255 - mean, atol=1e-6)
     assert out.meta["preprocess_params"]["mean"] == pytest.approx(mean)
+
+
+def test_predict_all_runs_once_per_version_of_the_weights():
+    module = tiny_module()
+    first = module.predict_all()
+    assert module.predict_all() is first  # the last epoch's scores and the final labels share it
+    module.steps_taken += 1  # an optimiser step makes a new version
+    assert module.predict_all() is not first

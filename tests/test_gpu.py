@@ -105,6 +105,7 @@ def test_dac_on_cuda_and_predict(tmp_path):
         "method.eval_tactics=[argmax,kmeans]",
     )
     assert result["extra"]["steps"] > 0
+    assert result["device"] == cuda_name()
     assert all(np.isfinite(result["metrics"][m]) for m in ("acc", "nmi", "ari"))
     predicted = predict_on_cuda(tmp_path / "dac", tmp_path / "pred")
     assert (predicted == assignments(tmp_path / "dac" / "assignments.csv")).all()

@@ -86,6 +86,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         soft=probs.cpu().numpy(),
         extra=extra,
         model_path=model_path,
+        device=str(device),
     )
 
 

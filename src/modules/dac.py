@@ -40,6 +40,7 @@ from torch import nn
 from src.augment import build_augment
 from src.errors import UserError
 from src.fast import FastOptions, resolve_fast
+from src.guard import DivergenceGuard
 from src.models.convnets import label_features
 
 SELECTIONS = ("adaptive", "all")
@@ -204,11 +205,14 @@ class DACModule(L.LightningModule):
         auto = str(m.inner_steps) == "auto"
         self.inner_steps = fast.steps_per_call if auto else int(m.inner_steps)
         self.eval_batch_size = int(m.eval_batch_size)
+        self.guard = DivergenceGuard("DAC training", option="method.optimizer.lr")
         self.optim_cfg = m.optimizer
         self.augment = build_augment(m.augment)
         self.automatic_optimization = False
         self._plan: Iterator | None = None
         self.epochs_done = 0
+        self.steps_taken = 0  # optimiser steps so far: the version of the weights
+        self._prediction: tuple[int, tuple[torch.Tensor, torch.Tensor]] | None = None
         # device-side accumulators since the last epoch end
         self.register_buffer("sel_sum", torch.zeros(()), persistent=False)
         self.register_buffer("sel_count", torch.zeros(()), persistent=False)
@@ -266,18 +270,21 @@ class DACModule(L.LightningModule):
         return instantiate(self.optim_cfg, params=self.net.parameters())
 
     def predict_all(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(probs, label features) of the whole data set, in batches of ``eval_batch_size``."""
-        return predict_features(self.net, self.x, self.eval_batch_size, "eval")
+        """(probs, label features) of the whole data set, in batches of ``eval_batch_size``.
+
+        Computed once per version of the weights: the last epoch's scores and the run's final
+        labels share one pass over the data set.
+        """
+        if self._prediction is None or self._prediction[0] != self.steps_taken:
+            outputs = predict_features(self.net, self.x, self.eval_batch_size, "eval")
+            self._prediction = (self.steps_taken, outputs)
+        return self._prediction[1]
 
     def check_finite(self) -> None:
         """Stop with one line when the loss became non-finite (one host sync per chunk)."""
-        if not bool(torch.isfinite(self.loss_sum)):
-            lr = self.optim_cfg.get("lr")
-            raise UserError(
-                f"DAC: the pair loss became non-finite by optimiser step {self.global_step} "
-                f"(epoch {self.epochs_done + 1}, learning rate {lr}); lower "
-                "method.optimizer.lr (or check the input scaling, method.preprocess)"
-            )
+        self.guard.after_chunk(
+            self.loss_sum, int(self.global_step), self.optim_cfg.get("lr"), force=True
+        )
 
     def _chunks(self) -> list[torch.Tensor]:
         dev = self.x.device
@@ -354,6 +361,7 @@ class DACModule(L.LightningModule):
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             opt.step()
+            self.steps_taken += 1
         return loss
 
     def pop_epoch_stats(self) -> tuple[float, float]:
