@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,6 +19,8 @@ from src.methods.tactics import cluster_features
 from src.metrics import evaluate
 from src.models.convnets import AllConvNet, label_features
 from src.modules.dac import DACModule, Thresholds, masked_pair_loss, select_pairs
+
+DIGITS_CPU = ("dataset=digits", "logger=none", "trainer=cpu", "plots=false", "progress_bar=false")
 
 
 def method_cfg(**overrides):
@@ -191,11 +192,7 @@ def test_dac_online_on_digits_end_to_end(cli, tmp_path):
     ~140 steps) to u ≤ l."""
     proc = cli(
         "method=dac_online",
-        "dataset=digits",
-        "logger=none",
-        "trainer=cpu",
-        "plots=false",
-        "progress_bar=false",
+        *DIGITS_CPU,
         "method.lambda_lr=0.045",
         "method.augment=[]",
         "method.eval_tactics=[argmax]",
@@ -214,11 +211,7 @@ def test_dac_on_digits_end_to_end(cli, tmp_path):
     u ≤ l, per-epoch metrics from epoch 0, Table 3 tactics, and predict() agrees."""
     proc = cli(
         "method=dac",
-        "dataset=digits",
-        "logger=none",
-        "trainer=cpu",
-        "plots=false",
-        "progress_bar=false",
+        *DIGITS_CPU,
         "method.meet_epochs=3",
         "method.chunk_passes=2",
         f"hydra.run.dir={tmp_path}",
@@ -252,12 +245,8 @@ def test_dac_on_digits_end_to_end(cli, tmp_path):
 def test_non_finite_dac_loss_stops_with_one_line(cli, tmp_path):
     proc = cli(
         "method=dac_star",
-        "dataset=digits",
+        *DIGITS_CPU,
         "dataset.subset=300",
-        "logger=none",
-        "trainer=cpu",
-        "plots=false",
-        "progress_bar=false",
         "method.optimizer.lr=1e38",
         f"hydra.run.dir={tmp_path}",
         env={"OMP_NUM_THREADS": "1"},
@@ -276,21 +265,20 @@ FLOOR_NMI = 0.6
 
 def test_inner_steps_do_not_change_the_training(tmp_path):
     """Several optimiser steps per Lightning call (the GPU default) train exactly as one."""
-    from hydra import compose, initialize_config_dir
+    from tests.run_helpers import execute_overrides
 
-    from src.run import execute
-
-    conf = str(Path(__file__).resolve().parent.parent / "conf")
-    results = []
-    for inner in (1, 7):
-        with initialize_config_dir(config_dir=conf, version_base="1.3"):
-            cfg = compose("config", overrides=[
-                "method=dac", "dataset=digits", "dataset.subset=400", "logger=none",
-                "trainer=cpu", "plots=false", "progress_bar=false", "method.max_epochs=2",
-                "method.eval_tactics=[]", f"method.inner_steps={inner}",
-                f"+run_dir={tmp_path / str(inner)}",
-            ])  # fmt: skip
-        results.append(execute(cfg))
+    results = [
+        execute_overrides(
+            "method=dac",
+            *DIGITS_CPU,
+            "dataset.subset=400",
+            "method.max_epochs=2",
+            "method.eval_tactics=[]",
+            f"method.inner_steps={inner}",
+            f"+run_dir={tmp_path / str(inner)}",
+        )  # fmt: skip
+        for inner in (1, 7)
+    ]
     one, many = (torch.load(tmp_path / str(i) / "model.pt", weights_only=False) for i in (1, 7))
     assert results[0]["extra"]["steps"] == results[1]["extra"]["steps"] > 0
     assert all(torch.equal(one["state_dict"][k], many["state_dict"][k]) for k in one["state_dict"])
