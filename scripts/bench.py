@@ -25,7 +25,7 @@ from src.bench.handwritten import HandTiming, hand_written_dac, hand_written_dec
 from src.bench.profiles import COMMON, PARTS, PROFILES, Profile
 from src.bench.report import checks, device_slug, run_record, write_outputs
 from src.bench.table import bench_table
-from src.errors import UserError
+from src.errors import UserError, exit_with
 from src.provenance import device_name, environment, git_commit, now_iso
 from src.reproduce.launch import LAUNCHERS
 from src.reproduce.spec import SEEDS_GRAMMAR, parse_seeds
@@ -226,5 +226,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        exit_with(exc)

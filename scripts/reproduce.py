@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from src.errors import UserError
+from src.errors import UserError, exit_with
 from src.reproduce.aggregate import (
     TableResult,
     markdown,
@@ -235,8 +235,7 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        exit_with(exc)
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to resume")
         sys.exit(130)

@@ -229,8 +229,7 @@ def check_run_dir_override(argv: list[str]) -> list[str]:
 
 def main() -> None:
     if complaint := check_group_overrides(sys.argv[1:]):
-        print(f"error: {complaint}", file=sys.stderr)
-        sys.exit(2)
+        exit_with(UserError(complaint))
     if problems := check_run_dir_override(sys.argv[1:]):
         exit_with(UserError("\n".join(problems)))
     hydra_entry()
