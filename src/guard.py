@@ -91,7 +91,14 @@ def check_finite_tensors(
     option: str,
 ) -> None:
     """Raise :class:`DivergenceError` if any named tensor holds a NaN or an infinity."""
+    if (name := first_non_finite(tensors)) is not None:
+        what = f"non-finite values in {name}"
+        raise DivergenceError(divergence_message(phase, iteration, lr, option, what))
+
+
+def first_non_finite(tensors: Iterable[tuple[str, torch.Tensor]]) -> str | None:
+    """The name of the first floating tensor holding a NaN or an infinity, else None."""
     for name, tensor in tensors:
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            what = f"non-finite values in {name}"
-            raise DivergenceError(divergence_message(phase, iteration, lr, option, what))
+            return name
+    return None

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.data.base import ClusterData
 from src.fast import FastOptions, chunk_plan, fit_chunks
-from src.guard import check_finite_tensors
+from src.guard import check_finite_tensors, first_non_finite
 from src.io_utils import atomic_torch_save
 from src.methods.base import RunContext
 from src.models.sae import SAE, build_sae
@@ -145,8 +145,8 @@ def pretrained_sae(
             ckpt = torch.load(path, map_location=x.device, weights_only=True)
             sae = SAE.from_arch(ckpt["arch"]).to(x.device)
             sae.load_state_dict(ckpt["state_dict"])
-            if not all(bool(torch.isfinite(v).all()) for v in sae.state_dict().values()):
-                raise ValueError("non-finite weights")
+            if (name := first_non_finite(sae.state_dict().items())) is not None:
+                raise ValueError(f"non-finite values in {name}")
             return PretrainedSAE(sae, path, True, ckpt.get("info", {}))
         except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt
             print(
