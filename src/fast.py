@@ -33,6 +33,8 @@ QUIET_WARNINGS = (
 )
 
 GPU_STEPS_PER_CALL = 200
+# CPU: Lightning's per-call overhead (≈0.5-1 ms) is a tenth of a small SAE step; 50 amortises it
+CPU_STEPS_PER_CALL = 50
 GPU_EVAL_BATCH = 65536
 CPU_EVAL_BATCH = 4096
 
@@ -59,7 +61,9 @@ def resolve_fast(fast_cfg: DictConfig | dict | None, device: torch.device) -> Fa
     spc = cfg.get("steps_per_call", "auto")
     ebs = cfg.get("eval_batch_size", "auto")
     return FastOptions(
-        steps_per_call=max(1, GPU_STEPS_PER_CALL if on_gpu else 1) if spc == "auto" else int(spc),
+        steps_per_call=(GPU_STEPS_PER_CALL if on_gpu else CPU_STEPS_PER_CALL)
+        if spc == "auto"
+        else int(spc),
         cuda_graphs=_flag(cfg.get("cuda_graphs", "auto"), on_gpu) and on_gpu,
         fused_optimizer=_flag(cfg.get("fused_optimizer", "auto"), on_gpu),
         tf32=_flag(cfg.get("tf32", "auto"), on_gpu) and on_gpu,

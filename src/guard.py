@@ -3,7 +3,7 @@
 A phase keeps its loss on the device; :class:`DivergenceGuard` reads it once per check window
 (at the end of a Lightning chunk once ``every`` iterations have passed since the last check:
 one host sync per chunk on CUDA, where a chunk is ``fast.steps_per_call`` = 200 iterations,
-and one per ``every`` iterations on the CPU, where a chunk is one iteration). A non-finite
+and one per ``every`` iterations on the CPU, where a chunk is 50 iterations). A non-finite
 loss raises :class:`DivergenceError` (a ``UserError``: ``python -m src.run`` prints its one
 line and exits with status 2) naming the phase, the iteration, the learning rate and the
 option to change. Weights that went non-finite stay non-finite, so checking the last loss of
@@ -27,7 +27,7 @@ import torch
 
 from src.errors import UserError
 
-DEFAULT_EVERY = 100  # iterations between checks when a chunk is shorter (CPU: 1 iteration)
+DEFAULT_EVERY = 100  # iterations between checks when a chunk is shorter (CPU: 50 iterations)
 
 
 class DivergenceError(UserError):

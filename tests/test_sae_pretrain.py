@@ -144,12 +144,13 @@ def test_chunk_plan_respects_boundaries():
 
 
 def test_fast_auto_is_off_on_cpu():
+    """On the CPU auto only groups iterations (50 per Lightning call); every kernel switch is off."""
     opts = resolve_fast(OmegaConf.load("conf/fast/auto.yaml"), torch.device("cpu"))
     assert (opts.steps_per_call, opts.cuda_graphs, opts.fused_optimizer, opts.tf32) == (
-        1,
+        50,
         False,
         False,
         False,
     )
-    forced = resolve_fast({"cuda_graphs": True, "steps_per_call": 50}, torch.device("cpu"))
-    assert forced.cuda_graphs is False and forced.steps_per_call == 50
+    forced = resolve_fast({"cuda_graphs": True, "steps_per_call": 7}, torch.device("cpu"))
+    assert forced.cuda_graphs is False and forced.steps_per_call == 7

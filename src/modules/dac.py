@@ -200,10 +200,13 @@ class DACModule(L.LightningModule):
         self.chunk_size = max(min(int(m.chunk_size), self.n), 1)
         self.chunk_passes = int(m.chunk_passes)
         self.aug_repeats = int(m.aug_repeats)
-        # auto: the fast switches' steps per Lightning call (200 on CUDA, 1 on CPU)
+        # auto: the fast switches' steps per Lightning call on CUDA; 1 on the CPU, where a DAC
+        # step (≈0.4 s) dwarfs Lightning's per-call overhead and the bar then moves every step
         fast = fast or resolve_fast(None, x.device)
-        auto = str(m.inner_steps) == "auto"
-        self.inner_steps = fast.steps_per_call if auto else int(m.inner_steps)
+        if str(m.inner_steps) == "auto":
+            self.inner_steps = fast.steps_per_call if x.device.type == "cuda" else 1
+        else:
+            self.inner_steps = int(m.inner_steps)
         self.eval_batch_size = int(m.eval_batch_size)
         self.guard = DivergenceGuard("DAC training", option="method.optimizer.lr")
         self.optim_cfg = m.optimizer
