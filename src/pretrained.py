@@ -29,6 +29,7 @@ from src.io_utils import atomic_torch_save
 from src.methods.base import RunContext
 from src.models.sae import SAE, build_sae
 from src.modules.sae_pretrain import SAEPretrainModule, stages
+from src.run_eta import sae_stage_work
 
 CACHE_VERSION = 1  # bump when the pretraining code changes its results
 
@@ -97,6 +98,10 @@ def pretrain_sae(
             print(f"warning: {partial} is unreadable ({type(exc).__name__}); starting over",
                   file=sys.stderr)  # fmt: skip
     log_every = int(cfg.get("log_every_n_steps", 50))
+    for index, stage in enumerate(stages(sae, cfg.pretrain)):
+        if index >= done:  # what is left to train, for the run's ETA
+            work = sae_stage_work(sae.dims, stage.layer, int(cfg.pretrain.batch_size))
+            ctx.eta.plan(f"pretrain_{stage.name}", stage.iterations, work)
     for index, stage in enumerate(stages(sae, cfg.pretrain)):
         if index < done:
             continue

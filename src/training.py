@@ -80,7 +80,7 @@ def make_trainer(
     callbacks = list(callbacks or [])
     progress = bool(cfg.get("progress_bar", True))
     if progress:  # one bar per phase, named after it (DAC: one bar, its epoch in the name)
-        callbacks.append(PhaseProgressBar(phase, leave=False))
+        callbacks.append(PhaseProgressBar(phase, eta=ctx.eta, leave=False))
     kwargs: dict[str, Any] = dict(
         accelerator=t.accelerator,
         devices=t.devices,

@@ -40,3 +40,25 @@ def test_no_v_num():
         progress_bar_metrics={"loss": 0.5},
     )
     assert bar.get_metrics(bar._trainer, None) == {"loss": 0.5}
+
+
+def test_chunked_phase_counts_iterations_and_advances_the_run_eta():
+    """With 200-iteration chunks the bar's total and position are iterations (not chunks), and
+    each chunk's end moves the run's ETA."""
+    from src.run_eta import RunETA
+
+    loader = SimpleNamespace(dataset=[(0, 200), (200, 200), (400, 100)])
+    eta = RunETA()
+    eta.plan("pretrain_layer2", 500, 1.0)
+    bar = PhaseProgressBar("pretrain_layer2", eta=eta)
+    bar._trainer = SimpleNamespace(
+        train_dataloader=loader, max_steps=-1, is_global_zero=True, current_epoch=0,
+        progress_bar_metrics={}, loggers=[],
+    )  # fmt: skip
+    assert bar.total_train_batches == 500
+    bar.disable()  # no terminal: the counts still move
+    bar.on_train_start(bar._trainer, None)
+    bar.on_train_batch_end(bar._trainer, None, None, (200, 200), 1)
+    assert eta.phases["pretrain_layer2"].done == 400
+    bar.on_train_end(bar._trainer, None)
+    assert eta.phases["pretrain_layer2"].iterations == 400  # ended early: the rest is dropped

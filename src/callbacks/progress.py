@@ -1,11 +1,15 @@
-"""Lightning's Rich progress bar, labelled with the run's phase instead of ``Epoch 0/0``."""
+"""Lightning's Rich progress bar, labelled with the run's phase instead of ``Epoch 0/0``,
+counting optimiser iterations (not Lightning's chunks) and showing the run's ETA."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from lightning.pytorch.callbacks import RichProgressBar
+
+from src.run_eta import RunETA
 
 
 def phase_label(phase: str) -> str:
@@ -26,22 +30,73 @@ def planned_iterations(trainer: Any) -> int | None:
     return None
 
 
+def chunk_end(batch: Any) -> int | None:
+    """The iteration a ``(start, length)`` chunk ends at, or ``None`` for any other batch."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        try:
+            return int(batch[0]) + int(batch[1])
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
 class PhaseProgressBar(RichProgressBar):
     """One bar per phase, described by its name, iterations and (DAC) epoch; no ``v_num``.
 
-    Rich's columns add done/total, elapsed time, time remaining (the phase's ETA) and speed.
+    A chunked phase (``src.fast.chunk_plan``) counts optimiser iterations, so done/total and the
+    speed read in iterations whatever ``fast.steps_per_call`` is. Rich's columns add elapsed
+    time, the phase's time remaining and speed; the description adds the run's ETA
+    (``src.run_eta``) once the run has planned phases, and each phase's end writes it to
+    ``run.log``.
     """
 
-    def __init__(self, phase: str, **kwargs: Any) -> None:
+    def __init__(self, phase: str, eta: RunETA | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.phase = phase
+        self.eta = eta
+
+    @property
+    def total_train_batches(self) -> int | float:
+        iterations = planned_iterations(self.trainer)
+        return super().total_train_batches if iterations is None else iterations
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        super().on_train_start(trainer, pl_module)
+        if self.eta is not None:
+            self.eta.start(self.phase)
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        end = chunk_end(batch) if planned_iterations(trainer) is not None else None
+        if end is None:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            return
+        if self.eta is not None:
+            self.eta.advance(self.phase, end)
+        if not self.is_disabled and self.train_progress_bar_id is None:
+            self._initialize_train_progress_bar_id()
+        if self.progress is not None and self.train_progress_bar_id is not None:
+            description = self._get_train_description(trainer.current_epoch)
+            self.progress.update(self.train_progress_bar_id, description=description)
+        self._update(self.train_progress_bar_id, end)
+        self._update_metrics(trainer, pl_module)
+        self.refresh()
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.eta is not None:
+            self.eta.stop(self.phase)
+            if (left := self.eta.describe()) is not None:
+                logging.getLogger("dcrepro").info("%s: done; %s", self.phase, left)
+        super().on_train_end(trainer, pl_module)
 
     def _get_train_description(self, current_epoch: int) -> str:
         trainer = self.trainer
         label = phase_label(self.phase)
         iterations = planned_iterations(trainer)
         if iterations is not None:
-            return f"{label} · {iterations:,} it"
+            left = self.eta.describe() if self.eta is not None else None
+            return f"{label} · {iterations:,} it" + (f" · {left}" if left else "")
         epochs = getattr(trainer.lightning_module, "max_epochs", None)  # DAC's epoch cap
         if isinstance(epochs, int) and epochs > 0:
             return f"{label} epoch {current_epoch + 1}/{epochs}"

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from src.data.base import ClusterData
 from src.provenance import PhaseTimer
+from src.run_eta import RunETA
 
 
 @dataclass
@@ -27,6 +28,7 @@ class RunContext:
     timer: PhaseTimer = field(default_factory=PhaseTimer)
     logger: Any = None  # a Lightning logger (WandbLogger, CSVLogger) or None
     progress: bool = False  # spinners for phases without a progress bar (``progress_bar``)
+    eta: RunETA = field(default_factory=RunETA)  # planned phases → the run's ETA on the bars
 
     @contextmanager
     def status(self, message: str):

@@ -18,6 +18,7 @@ from src.metrics import evaluate
 from src.models.sae import SAE
 from src.modules.dec import DECModule
 from src.pretrained import pretrained_sae
+from src.run_eta import encoder_work, sae_dims
 from src.training import resolve_device, to_device
 
 
@@ -28,6 +29,8 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     apply_tf32(fast)
     fit_data, val_data = split_validation(data, m.get("validation_fraction"), ctx.seed)
     x = to_device(fit_data.features(), device)
+    dims = sae_dims(x.shape[1], cfg.arch)
+    ctx.eta.plan("dec", int(m.max_iter), encoder_work(dims, int(m.batch_size)))
     pre = pretrained_sae(cfg, fit_data, x, ctx, fast)
 
     with ctx.timer("kmeans_init"):
