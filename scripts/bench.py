@@ -25,6 +25,7 @@ from src.bench.handwritten import HandTiming, hand_written_dac, hand_written_dec
 from src.bench.profiles import COMMON, PARTS, PROFILES, Profile
 from src.bench.report import checks, device_slug, run_record, write_outputs
 from src.bench.table import bench_table
+from src.bench.variants import VARIANTS, run_variants
 from src.errors import UserError, exit_with
 from src.provenance import device_name, environment, git_commit, now_iso
 from src.reproduce.launch import LAUNCHERS
@@ -59,6 +60,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--out", default="outputs/bench", help="output folder (default %(default)s)")
     p.add_argument("--hand-iterations", type=int, help="timed hand-written iterations per step")
+    p.add_argument(
+        "--variants",
+        help=f"DAC's speed-switch variants to run after each DAC/DAC* run, comma-separated "
+        f"subset of {','.join(VARIANTS)} or 'none' (default: the profile's)",
+    )
     p.add_argument("--keep-runs", help="keep the runs' folders (and SAE cache) here")
     for m in METHODS:
         p.add_argument(
@@ -82,6 +88,22 @@ def parse_parts(text: str | None, profile: Profile) -> list[str]:
         what = ", ".join(unknown) or "nothing"
         raise UserError(f"--parts {text!r}: {what} is not one of: {','.join(PARTS)}")
     return [p for p in PARTS if p in names]
+
+
+def parse_variants(text: str | None, profile: Profile) -> list[str]:
+    """``--variants eager,amp`` → those variants (one-line error for an unknown name)."""
+    if text is None:
+        return list(profile.variants)
+    if text.strip() == "none":
+        return []
+    names = [s.strip() for s in text.split(",")]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise UserError(
+            f"--variants {text!r}: {', '.join(unknown)} is not one of: "
+            f"{','.join(VARIANTS)} (or none)"
+        )
+    return [v for v in VARIANTS if v in names]
 
 
 def resolve(device: str) -> torch.device:
@@ -127,6 +149,7 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
     )
     profile: Profile = PROFILES[name]
     parts = parse_parts(args.parts, profile)
+    variants = parse_variants(args.variants, profile)
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
     methods = [m for m in METHODS if m in parts]
     trainer = "trainer=gpu" if device.type == "cuda" else "trainer=cpu"
@@ -158,6 +181,8 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
         "targets": profile.targets,
         "runs": runs,
         "hand_written": {},
+        "variants": {},
+        "variant_overrides": list(profile.variant_overrides),
         "table": None,
         "complete": False,
     }
@@ -205,6 +230,20 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
                 }
             runs.append(run_record(result, phases_of(result), hand, overrides, execute_s))
             save()
+        if method != "dec" and variants:
+            record["variants"][method] = run_variants(
+                variants,
+                [
+                    *base,
+                    f"seed={seeds[0]}",
+                    f"cache_dir={work / 'cache'}",
+                    *profile.variant_overrides,
+                ],
+                device,
+                work / method,
+                run_framework,
+                lambda rows, method=method: (record["variants"].update({method: rows}), save()),
+            )
     save(complete=True)
     return record
 

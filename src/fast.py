@@ -48,6 +48,9 @@ class FastOptions:
     fused_optimizer: bool = False
     tf32: bool = False
     eval_batch_size: int = CPU_EVAL_BATCH
+    channels_last: bool = False  # ConvNets and their inputs in NHWC memory format
+    compile: bool = False  # torch.compile of the training forward (DAC)
+    amp: bool = False  # bf16 autocast of the training forward (CUDA only; DAC)
 
 
 def _flag(value: Any, on_gpu: bool) -> bool:
@@ -55,7 +58,8 @@ def _flag(value: Any, on_gpu: bool) -> bool:
 
 
 def resolve_fast(fast_cfg: DictConfig | dict | None, device: torch.device) -> FastOptions:
-    """``auto`` → on for CUDA and off for CPU; CUDA graphs are forced off without CUDA."""
+    """``auto`` → on for CUDA and off for CPU; CUDA graphs and AMP are forced off without
+    CUDA. ``compile`` and ``amp`` default to off (``amp`` changes the arithmetic)."""
     cfg = dict(fast_cfg or {})
     on_gpu = device.type == "cuda"
     spc = cfg.get("steps_per_call", "auto")
@@ -70,6 +74,9 @@ def resolve_fast(fast_cfg: DictConfig | dict | None, device: torch.device) -> Fa
         eval_batch_size=(GPU_EVAL_BATCH if on_gpu else CPU_EVAL_BATCH)
         if ebs == "auto"
         else int(ebs),
+        channels_last=_flag(cfg.get("channels_last", "auto"), on_gpu),
+        compile=_flag(cfg.get("compile", False), on_gpu),
+        amp=_flag(cfg.get("amp", False), on_gpu) and on_gpu,
     )
 
 

@@ -97,7 +97,8 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     )
     status = "failed"
     try:
-        method = get_method(cfg.method.entry)
+        with timer("setup"):  # the method's imports (methods add their own set-up here)
+            method = get_method(cfg.method.entry)
         method_started = time.perf_counter()
         out: MethodOutput = method(cfg, data, ctx)
         method_seconds = time.perf_counter() - method_started

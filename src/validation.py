@@ -131,6 +131,13 @@ RULES: dict[str, Num] = {
 }
 
 
+# on/off speed switches: true, false or auto (on for CUDA, off for CPU)
+SWITCHES = tuple(
+    f"fast.{k}"
+    for k in ("cuda_graphs", "fused_optimizer", "tf32", "channels_last", "compile", "amp")
+)
+
+
 def _select(cfg: DictConfig, key: str) -> Any:
     try:
         return OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False)
@@ -145,6 +152,10 @@ def numeric_problems(cfg: DictConfig) -> list[str]:
         value = _select(cfg, key)
         if value is not _ABSENT and not rule.accepts(value):
             problems.append(f"{key}={value!r} is invalid: use {rule.describe()}")
+    for key in SWITCHES:
+        value = _select(cfg, key)
+        if value is not _ABSENT and not (isinstance(value, bool) or value == "auto"):
+            problems.append(f"{key}={value!r} is invalid: use true, false or auto")
     dims = _select(cfg, "arch.hidden_dims")
     if dims is not _ABSENT and not (
         OmegaConf.is_list(dims) and all(COUNT.accepts(d) for d in dims)

@@ -134,7 +134,8 @@ def test_smoke_profile_writes_json_and_markdown(tmp_path):
     out = tmp_path / "bench"
     only_dec = "method.log_metrics_every_update=false"
     argv = ["--profile", "smoke", "--device", "cpu", "--out", str(out), "--dec-override", only_dec]
-    assert main([*argv, "--parts", "dec,dac,dac_star", "--seeds", "3"]) == 0
+    variants = ["--variants", "eager,channels_last,amp"]
+    assert main([*argv, "--parts", "dec,dac,dac_star", "--seeds", "3", *variants]) == 0
     record = json.loads((out / "smoke-cpu-dec-dac-dac_star.json").read_text())
     assert record["complete"] and record["parts"] == ["dec", "dac", "dac_star"]
     for key in ("device", "commit", "date", "command", "seeds", "wall_time_s", "profile"):
@@ -162,6 +163,19 @@ def test_smoke_profile_writes_json_and_markdown(tmp_path):
     md = (out / "smoke-cpu-dec-dac-dac_star.md").read_text()
     assert record["commit"] in md and "| pretrain_layer0 | 20 |" in md and "## DAC on digits" in md
     assert "## DAC* on digits" in md
+    # DAC's switches per run, and the variants: eager and channels_last run, amp CUDA only
+    assert runs["dac_star"]["fast"]["channels_last"] is False and "Switches: " in md
+    for method in ("dac", "dac_star"):
+        rows = {r["variant"]: r for r in record["variants"][method]}
+        assert list(rows) == ["eager", "channels_last", "amp"]
+        assert rows["amp"]["skipped"] == "CUDA only"
+        assert rows["channels_last"]["switches"]["channels_last"] is True
+        assert rows["eager"]["switches"] == dict.fromkeys(
+            ("channels_last", "cuda_graphs", "compile", "amp"), False
+        )
+        assert rows["channels_last"]["speed_up"] > 0 and 0 <= rows["eager"]["acc"] <= 1
+    assert "## DAC*: speed-switch variants" in md and "| amp | CUDA only |" in md
+    assert "AMP (bf16): not measured here (CUDA only)" in md
     assert OmegaConf.create(record["hand_written"]).dec.phases.dec.iterations == 5
 
 

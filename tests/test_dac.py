@@ -155,8 +155,9 @@ def test_chunk_plan_yields_sub_blocks_of_the_chunk_targets():
     module = _tiny_module(targets="chunk", chunk_size=20, batch_size=8, chunk_passes=2)
     plan = list(module._epoch_plan())
     assert len(plan) == module.steps_per_epoch() == 2 * 2 * 3  # batches of 8, 8 and 4
-    idx, (target, mask), selfs = plan[0]
+    idx, local, (target, mask), selfs = plan[0]
     assert idx.shape == (8,) and target.shape == mask.shape == (8, 8) and selfs.shape == (8, 3)
+    assert torch.equal(idx, local)  # the first chunk is images 0..19: positions = indices
     assert torch.equal(torch.diagonal(target), torch.ones(8))  # self-pairs are similar
 
 

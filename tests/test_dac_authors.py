@@ -171,7 +171,7 @@ def test_chunk_plan_follows_the_authors_loop():
     # each batch's targets are the sub-matrix of the labels of the un-augmented chunk (batch 32)
     _, feats = predict_features(module.net, module.x[:20], 32)
     labels, _ = select_pairs(feats @ feats.T, 0.9, 0.9, select_all=True)
-    idx, (target, mask), _ = plan[1]
+    idx, _, (target, mask), _ = plan[1]
     assert torch.equal(target, labels[idx][:, idx]) and mask.all()
 
 

@@ -38,6 +38,8 @@ def config(*overrides: str):
         (["method=dac", "method.inner_steps=0"], "method.inner_steps", "≥ 1 or auto"),
         (["trainer.devices=x"], "trainer.devices", "an integer ≥ -1 or auto"),
         (["arch.hidden_dims=[500,0]"], "arch.hidden_dims", "a list of integers ≥ 1"),
+        (["fast.amp=bf16"], "fast.amp", "true, false or auto"),
+        (["fast.channels_last=2"], "fast.channels_last", "true, false or auto"),
     ],
 )
 def test_bad_numeric_option_is_one_line_naming_key_and_range(overrides, key, rng):

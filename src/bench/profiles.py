@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from src.bench.table import TableBench
+from src.bench.variants import VARIANTS
+
+ALL_VARIANTS = tuple(VARIANTS)
 
 # The parts a bench can time: single framework runs (each next to its hand-written loops) and
 # DEC's table through the harness, seeds one after the other against all at once.
@@ -27,6 +30,8 @@ class Profile:
     hand_iterations: int  # timed iterations of each hand-written SAE/DEC step
     hand_dac_iterations: int  # timed iterations of the hand-written DAC step
     warmup: int  # untimed iterations before each hand-written timing (and before a capture)
+    variants: tuple[str, ...] = ()  # DAC's speed-switch variants (src.bench.variants)
+    variant_overrides: tuple[str, ...] = ()  # added to the DAC/DAC* overrides of each variant
     targets: dict[str, float] = field(default_factory=dict)  # the issue's targets, if any
 
 
@@ -40,7 +45,8 @@ PROFILES: dict[str, Profile] = {
         "AE + k-means, DEC w/o backprop, DEC × seeds 0-4) through `make reproduce`'s harness "
         "(full profile, batch launcher), seed groups at once (--jobs auto) and in turn "
         "(--jobs 1). DAC (u ≤ l "
-        "stop) only with --parts dac.",
+        "stop) only with --parts dac. DAC's speed-switch variants (eager, channels_last, "
+        "graphs, compile, amp) for 1 epoch each.",
         dec=("method=dec", "dataset=mnist", "pretrain=paper"),
         dac=("method=dac", "dataset=mnist"),
         dac_star=("experiment=dac_star_mnist_authors",),
@@ -50,6 +56,8 @@ PROFILES: dict[str, Profile] = {
         hand_iterations=3000,
         hand_dac_iterations=1000,
         warmup=20,
+        variants=ALL_VARIANTS,
+        variant_overrides=("method.max_epochs=1",),
         # issue 12: table ≤ 3 min, one DEC run ≤ 45 s, DAC* 20 epochs ≤ 4 min, ratio ≥ 0.9
         targets={
             "table_parallel_s": 180.0,
@@ -64,8 +72,8 @@ PROFILES: dict[str, Profile] = {
         "(4 × 1,000 greedy iterations, 300 fine-tuning) and its KL phase to the tolerance stop "
         "or 600 iterations (T = 20); DAC on digits with u and l meeting (u ≤ l stops it) "
         "after 9 epochs (meet_epochs=9; the default is 20); the DAC authors' recipe on digits "
-        "for 3 epochs; DEC Table 2 on digits through the harness (quick profile, seeds 0-1), "
-        "--jobs 1 against --jobs 2.",
+        "for 3 epochs; DAC's speed-switch variants for 1 epoch each; DEC Table 2 on digits "
+        "through the harness (quick profile, seeds 0-1), --jobs 1 against --jobs 2.",
         dec=("method=dec", "dataset=digits", "pretrain=quick"),
         dac=("method=dac", "dataset=digits", "method.meet_epochs=9"),
         dac_star=("experiment=dac_star_mnist_authors", "dataset=digits", "method.max_epochs=3"),
@@ -75,6 +83,8 @@ PROFILES: dict[str, Profile] = {
         hand_iterations=300,
         hand_dac_iterations=40,
         warmup=5,
+        variants=ALL_VARIANTS,
+        variant_overrides=("method.max_epochs=1",),
     ),
     "smoke": Profile(
         "smoke",

@@ -9,6 +9,7 @@ from typing import Any
 
 from src.bench.framework import Phase
 from src.bench.handwritten import HandTiming
+from src.bench.variants import ACC_TOLERANCE
 from src.io_utils import atomic_write_json, atomic_write_text
 
 METRICS = ("acc", "nmi", "ari")
@@ -129,8 +130,10 @@ def markdown(record: dict[str, Any]) -> str:
             f"## {run['method'].upper().replace('_STAR', '*')} on {run['dataset']} (n = {run['n_samples']:,}), "
             f"seed {run['seed']}",
             "",
-            f"{metrics}; end to end {run['end_to_end_s']:.1f} s; stopped by {run['stopped_by']}.",
+            f"{metrics}; end to end {run['end_to_end_s']:.1f} s (the phases below: "
+            f"{sum(p['seconds'] for p in run['phases']):.1f} s); stopped by {run['stopped_by']}.",
             "",
+            *([f"Switches: {switches_text(run['fast'])}.", ""] if run.get("fast") else []),
             "| phase | iterations | seconds | it/s | hand eager it/s | hand graph it/s "
             "| hand s for these iterations | ratio |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -142,12 +145,63 @@ def markdown(record: dict[str, Any]) -> str:
                 f"| {_num(p.get('hand_graph_it_per_s'))} "
                 f"| {_num(p.get('hand_seconds_for_iterations'))} | {_num(p.get('ratio'), 2)} |"
             )
+    for method, rows in (record.get("variants") or {}).items():
+        lines += variants_markdown(method, rows, record.get("variant_overrides") or [])
     if record.get("table"):
         lines += table_markdown(record["table"])
     if record.get("checks"):
         lines += ["", "## The issue's targets", "", "| check | met |", "|---|---|"]
         lines += [f"| {k} | {'yes' if v else 'no'} |" for k, v in record["checks"].items()]
     return "\n".join(lines) + "\n"
+
+
+def switches_text(fast: dict[str, Any]) -> str:
+    """``channels_last on, cuda_graphs off, …`` from a run's recorded ``fast_*`` values."""
+
+    def word(v: Any) -> str:
+        return "on" if v is True else "off" if v is False else str(v)
+
+    return ", ".join(f"{k} {word(v)}" for k, v in fast.items() if v is not None)
+
+
+def variants_markdown(method: str, rows: list[dict[str, Any]], overrides: list[str]) -> list[str]:
+    """DAC's speed-switch variants: it/s and ACC each, against eager, and the AMP verdict."""
+    title = method.upper().replace("_STAR", "*")
+    lines = [
+        "",
+        f"## {title}: speed-switch variants",
+        "",
+        "Each variant is the run above with one DAC switch on and the others off"
+        + (f", plus `{' '.join(overrides)}`" if overrides else "")
+        + f"; ACC unchanged = |ΔACC| ≤ {ACC_TOLERANCE} against eager (one seed).",
+        "",
+        "| variant | steps | train s | it/s | speed-up | ACC | ΔACC | NMI |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["skipped"]:
+            lines.append(f"| {r['variant']} | {r['skipped']} | – | – | – | – | – | – |")
+            continue
+        lines.append(
+            f"| {r['variant']} | {_num(r['steps'])} | {_num(r['train_s'], 2)} "
+            f"| {_num(r['train_it_per_s'])} | {_num(r.get('speed_up'), 2)} "
+            f"| {_num(r['acc'], 4)} | {_num(r.get('acc_change'), 4)} | {_num(r['nmi'], 4)} |"
+        )
+    for r in rows:
+        if r.get("cuda_graphs_note"):
+            lines += ["", f"CUDA graphs ({r['variant']}): {r['cuda_graphs_note']}"]
+    amp = next((r for r in rows if r["variant"] == "amp"), None)
+    if amp is None or amp["skipped"]:
+        verdict = "not measured here" + (f" ({amp['skipped']})" if amp else "")
+        lines += ["", f"AMP (bf16): {verdict}; `fast.amp` stays off by default."]
+    elif "acc_unchanged" in amp:
+        same = "unchanged" if amp["acc_unchanged"] else "changed"
+        lines += [
+            "",
+            f"AMP (bf16): ACC {same} (ΔACC {amp['acc_change']:+.4f}); `fast.amp` stays off by "
+            "default" + (" (turn it on with fast.amp=true)" if amp["acc_unchanged"] else "") + ".",
+        ]
+    return lines
 
 
 def table_markdown(table: dict[str, Any]) -> list[str]:

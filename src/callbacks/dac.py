@@ -67,7 +67,7 @@ class DACThresholdStop(L.Callback):
         upper, lower = pl_module.current_thresholds()
         row = dict.fromkeys(HISTORY_FIELDS, None)
         row.update(
-            {"epoch": 0, "step": trainer.global_step, "lambda": pl_module.lam}
+            {"epoch": 0, "step": pl_module.steps_taken, "lambda": pl_module.lam}
             | {"upper": upper, "lower": lower}
         )
         row.update(self.scores(pl_module))
@@ -82,7 +82,7 @@ class DACThresholdStop(L.Callback):
         row.update(
             {
                 "epoch": pl_module.epochs_done,
-                "step": trainer.global_step,
+                "step": pl_module.steps_taken,
                 "lambda": pl_module.lam,
                 "upper": upper,
                 "lower": lower,
@@ -108,7 +108,7 @@ class DACThresholdStop(L.Callback):
         }
         if trainer.logger is not None and logged:
             logged["dac/epoch"] = float(row["epoch"])
-            trainer.logger.log_metrics(logged, step=trainer.global_step)
+            trainer.logger.log_metrics(logged, step=row["step"])
         if self.csv_path is not None:
             self.write_csv()
 

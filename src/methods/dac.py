@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,21 +22,22 @@ from src.training import fit_in_place, make_trainer, resolve_device, to_device
 
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     """Train the ConvNet (DAC: until u ≤ l; DAC*: ``max_epochs``), then cluster."""
-    from src.callbacks.dac import DACThresholdStop
-    from src.modules.dac import DACModule
-
     m = cfg.method
     k = ctx.n_clusters
-    images = data.images()
-    device = resolve_device(cfg.trainer)
-    fast = resolve_fast(cfg.get("fast"), device)
-    apply_tf32(fast)
-    net = build_convnet(cfg.arch, images.shape[1:], k)
-    module = DACModule(net, to_device(images, device), m, fast)
-    stop = DACThresholdStop(ctx.run_dir / "dac_history.csv", data.y)
-    # manual optimisation: Lightning's global_step counts optimiser steps
-    max_steps = module.max_epochs * module.steps_per_epoch()
-    trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
+    with ctx.timer("setup"):  # Lightning's import, the net, the module, the Trainer
+        from src.callbacks.dac import DACThresholdStop
+        from src.modules.dac import DACModule
+
+        images = data.images()
+        device = resolve_device(cfg.trainer)
+        fast = resolve_fast(cfg.get("fast"), device)
+        apply_tf32(fast)
+        net = build_convnet(cfg.arch, images.shape[1:], k)
+        module = DACModule(net, to_device(images, device), m, fast)
+        stop = DACThresholdStop(ctx.run_dir / "dac_history.csv", data.y)
+        # a backstop only (the callback stops the run); CUDA graphs bypass Lightning's count
+        max_steps = module.max_epochs * module.steps_per_epoch()
+        trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
     with ctx.timer("train"):
         fit_in_place(trainer, module, device)
     with ctx.timer("predict"):
@@ -53,21 +55,12 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         )
         tactic_metrics = evaluate_tactics(feats_np, data, ctx, m)
     argmax_labels = feats_np.argmax(1)
-    checkpoint = {
-        "method": m.name,
-        "state_dict": {k_: v.cpu() for k_, v in net.state_dict().items()},
-        "arch": OmegaConf.to_container(cfg.arch, resolve=True),
-        "image_shape": list(images.shape[1:]),
-        "n_clusters": k,
-        "tactic": str(m.tactic),
-        "centroids": centroids,
-        "eval_batch_size": int(m.eval_batch_size),
-    }
-    model_path = atomic_torch_save(ctx.run_dir / "model.pt", checkpoint)
+    with ctx.timer("export"):
+        model_path = save_model(cfg, ctx.run_dir, net, images.shape[1:], k, centroids)
     last = stop.history[-1] if stop.history else {}
     extra: dict[str, Any] = {
         "epochs": module.epochs_done,
-        "steps": int(trainer.global_step),
+        "steps": module.steps_taken,
         "stopped_by": stop.stopped_by or "max_steps",
         "final_lambda": last.get("lambda"),
         "final_upper": last.get("upper"),
@@ -77,6 +70,9 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "argmax_nonempty_clusters": int(len(np.unique(argmax_labels))),
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
         "history_csv": str(ctx.run_dir / "dac_history.csv"),
+        # the switches the steps really used (fast_cuda_graphs false when compile took over)
+        **{f"fast_{k_}": v for k_, v in vars(fast).items()},
+        **{f"fast_{k_}": v for k_, v in module.switches().items()},
     }
     if tactic_metrics:
         extra["tactics"] = tactic_metrics
@@ -88,6 +84,24 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         model_path=model_path,
         device=str(device),
     )
+
+
+def save_model(
+    cfg: DictConfig, run_dir: Path, net: torch.nn.Module, image_shape, k: int, centroids
+) -> Path:
+    """``model.pt``: the trained ConvNet (contiguous CPU weights) and how to cluster with it."""
+    m = cfg.method
+    checkpoint = {
+        "method": m.name,
+        "state_dict": {k_: v.cpu().contiguous() for k_, v in net.state_dict().items()},
+        "arch": OmegaConf.to_container(cfg.arch, resolve=True),
+        "image_shape": list(image_shape),
+        "n_clusters": k,
+        "tactic": str(m.tactic),
+        "centroids": centroids,
+        "eval_batch_size": int(m.eval_batch_size),
+    }
+    return atomic_torch_save(Path(run_dir) / "model.pt", checkpoint)
 
 
 def evaluate_tactics(

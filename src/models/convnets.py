@@ -28,6 +28,17 @@ def label_features(logits: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return p / p.norm(dim=1, keepdim=True).clamp_min(eps)
 
 
+def batch_independent_eval(net: nn.Module) -> bool:
+    """True when an image's eval-mode output does not depend on the other images of its batch:
+    every BN normalises with running statistics (``bn_eval=running``). With batch-statistics BN
+    (``bn_eval=batch``, Keras BN mode 2) the batch is part of the prediction."""
+    return all(
+        m.track_running_stats
+        for m in net.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    )
+
+
 class ConstraintLayer(nn.Module):
     """``label_features`` as a module (the last layer of a DAC network)."""
 

@@ -25,12 +25,25 @@ Two target modes (``targets``):
 
 Data stay resident on the device; index batches are drawn there; the only host syncs are the
 per-chunk finiteness check and the per-epoch statistics.
+
+Speed switches (``fast:``, :class:`src.fast.FastOptions`), none of which changes the algorithm:
+``channels_last`` (the ConvNet and its inputs in NHWC), ``compile`` (``torch.compile`` of the
+training forward), ``amp`` (bf16 autocast of the training forward, CUDA only) and
+``cuda_graphs`` (each optimiser step replayed from a CUDA graph per batch shape; the chunk's
+labels sit in static buffers that the graph gathers from). Eval-mode passes use
+``fast.eval_batch_size`` only where the prediction is batch-independent (running-statistics
+BN); batch-statistics BN keeps the configured batch (the authors' 32 for labels, 128 for
+predictions), since there the batch is part of the computation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import lightning as L
 import torch
@@ -39,9 +52,11 @@ from torch import nn
 
 from src.augment import build_augment
 from src.errors import UserError
-from src.fast import FastOptions, resolve_fast
+from src.fast import FastOptions, StepRunner, resolve_fast
 from src.guard import DivergenceGuard
-from src.models.convnets import label_features
+from src.models.convnets import batch_independent_eval, label_features
+
+log = logging.getLogger(__name__)
 
 SELECTIONS = ("adaptive", "all")
 SCHEDULES = ("meet", "lambda")
@@ -138,9 +153,18 @@ def self_target_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-7
     return -(target * torch.log(p) + (1.0 - target) * torch.log1p(-p)).mean()
 
 
+def as_input(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """Images as the ConvNet takes them: NHWC memory layout when ``channels_last``."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
 @torch.no_grad()
 def predict_features(
-    net: nn.Module, x: torch.Tensor, batch_size: int, bn_mode: str = "eval"
+    net: nn.Module,
+    x: torch.Tensor,
+    batch_size: int,
+    bn_mode: str = "eval",
+    channels_last: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(softmax probabilities, label features) of every image, in consecutive batches of
     ``batch_size`` (Keras ``predict``: with batch-statistics BN each batch is normalised over
@@ -149,7 +173,7 @@ def predict_features(
     net.train(bn_mode == "train")
     probs, feats = [], []
     for part in keras_batches(len(x), batch_size):
-        logits = net(x[part])
+        logits = net(as_input(x[part], channels_last))
         probs.append(torch.softmax(logits, 1))
         feats.append(label_features(logits))
     net.train(was_training)
@@ -208,6 +232,16 @@ class DACModule(L.LightningModule):
         else:
             self.inner_steps = int(m.inner_steps)
         self.eval_batch_size = int(m.eval_batch_size)
+        self.fast = fast
+        self.channels_last = fast.channels_last
+        if self.channels_last:
+            net.to(memory_format=torch.channels_last)
+        # torch.compile'd view of the net for the training forward (not a registered submodule)
+        self.__dict__["_train_net"] = torch.compile(net) if fast.compile else net
+        self.cuda_graphs = fast.cuda_graphs and x.device.type == "cuda" and not fast.compile
+        self.graph_note: str | None = None  # why CUDA graphs were given up, if they were
+        self._runners: dict[Any, StepRunner] = {}
+        self._static: dict[str, torch.Tensor] = {}  # the chunk's labels, read by the graphs
         self.guard = DivergenceGuard("DAC training", option="method.optimizer.lr")
         self.optim_cfg = m.optimizer
         self.augment = build_augment(m.augment)
@@ -268,25 +302,55 @@ class DACModule(L.LightningModule):
         return DataLoader(range(self.training_steps_per_epoch()), batch_size=None)
 
     def configure_optimizers(self):
-        from hydra.utils import instantiate
+        from hydra.utils import get_class, instantiate
 
-        return instantiate(self.optim_cfg, params=self.net.parameters())
+        extra: dict[str, Any] = {}
+        if self.cuda_graphs:  # the step counter must live on the GPU inside a graph
+            cls = get_class(str(self.optim_cfg._target_))
+            if "capturable" in inspect.signature(cls).parameters:
+                extra["capturable"] = True
+        return instantiate(self.optim_cfg, params=self.net.parameters(), **extra)
+
+    def switches(self) -> dict[str, Any]:
+        """The speed switches this run's DAC steps really used (for result.json ``extra``)."""
+        return {
+            "channels_last": self.channels_last,
+            "compile": self.fast.compile,
+            "amp": self.fast.amp,
+            "cuda_graphs": self.cuda_graphs,
+            "cuda_graphs_note": self.graph_note,
+            "label_batch_size": self.pass_batch_size(self.label_mode, self.label_batch_size),
+            "predict_batch_size": self.pass_batch_size("eval", self.eval_batch_size),
+        }
+
+    def pass_batch_size(self, bn_mode: str, configured: int) -> int:
+        """Batch of a no-grad pass: ``fast.eval_batch_size`` when the prediction is
+        batch-independent (eval mode, running-statistics BN), else the configured batch
+        (batch-statistics BN normalises over it: the authors' 32 / 128)."""
+        if bn_mode == "eval" and batch_independent_eval(self.net):
+            return max(int(self.fast.eval_batch_size), 1)
+        return configured
+
+    def predict(self, x: torch.Tensor, bn_mode: str, configured: int):
+        """(probs, label features) of ``x`` in batches of :meth:`pass_batch_size`."""
+        bs = self.pass_batch_size(bn_mode, configured)
+        return predict_features(self.net, x, bs, bn_mode, self.channels_last)
 
     def predict_all(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(probs, label features) of the whole data set, in batches of ``eval_batch_size``.
+        """(probs, label features) of the whole data set (eval-mode BN).
 
         Computed once per version of the weights: the last epoch's scores and the run's final
         labels share one pass over the data set.
         """
         if self._prediction is None or self._prediction[0] != self.steps_taken:
-            outputs = predict_features(self.net, self.x, self.eval_batch_size, "eval")
+            outputs = self.predict(self.x, "eval", self.eval_batch_size)
             self._prediction = (self.steps_taken, outputs)
         return self._prediction[1]
 
     def check_finite(self) -> None:
         """Stop with one line when the loss became non-finite (one host sync per chunk)."""
         self.guard.after_chunk(
-            self.loss_sum, int(self.global_step), self.optim_cfg.get("lr"), force=True
+            self.loss_sum, self.steps_taken, self.optim_cfg.get("lr"), force=True
         )
 
     def _chunks(self) -> list[torch.Tensor]:
@@ -299,8 +363,9 @@ class DACModule(L.LightningModule):
 
     def _epoch_plan(
         self,
-    ) -> Iterator[tuple[torch.Tensor, tuple | None, torch.Tensor | None]]:
-        """One epoch of (batch indices, the batch's pair targets or None, self-targets or None)."""
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, tuple | None, torch.Tensor | None]]:
+        """One epoch of (batch indices, their positions in the chunk or None, the batch's pair
+        targets or None, self-targets or None)."""
         dev = self.x.device
         b = self.batch_size
         for chunk in self._chunks():
@@ -309,32 +374,49 @@ class DACModule(L.LightningModule):
             if self.targets == "online":
                 local = torch.randperm(c, device=dev)
                 for sl in keras_batches(c, b, "drop"):
-                    yield chunk[local[sl]], None, None
+                    yield chunk[local[sl]], None, None, None
                 continue
-            probs, feats = predict_features(
-                self.net, self.x[chunk], self.label_batch_size, self.label_mode
-            )
+            probs, feats = self.predict(self.x[chunk], self.label_mode, self.label_batch_size)
             u, lo = self.current_thresholds()
             target, mask = select_pairs(feats @ feats.T, u, lo, self.selection == "all")
             selfs = probs if self.self_target == "probs" else feats
+            if self.cuda_graphs:
+                self._stage_chunk_labels(target, mask, selfs)
             for _ in range(self.chunk_passes):
                 local = torch.randperm(c, device=dev)
                 for sl in keras_batches(c, b, self.last_batch):
                     a = local[sl]
+                    if self.cuda_graphs:  # the graph gathers from the static chunk labels
+                        for _ in range(self.aug_repeats):
+                            yield chunk[a], a, None, None
+                        continue
                     sub = (target[a][:, a], mask[a][:, a])
                     for _ in range(self.aug_repeats):
-                        yield chunk[a], sub, selfs[a]
+                        yield chunk[a], a, sub, selfs[a]
 
     def on_train_epoch_start(self) -> None:
         self._plan = self._epoch_plan()
 
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The training forward: pre-softmax scores in float32 (bf16 autocast with ``amp``)."""
+        amp = (
+            torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not self.cuda_graphs)
+            if self.fast.amp
+            else contextlib.nullcontext()
+        )
+        with amp:
+            logits = self._train_net(as_input(x, self.channels_last))
+        return logits.float()
+
     def _loss(self, idx: torch.Tensor, pairs, selfs) -> torch.Tensor:
         x = self.x[idx]
         if self.self_weight > 0 and selfs is None:
-            selfs_probs, selfs_feats = predict_features(self.net, x, len(x), self.label_mode)
+            selfs_probs, selfs_feats = predict_features(
+                self.net, x, len(x), self.label_mode, self.channels_last
+            )
             selfs = selfs_probs if self.self_target == "probs" else selfs_feats
         xa = self.augment(x) if len(self.augment) else x
-        logits = self.net(xa)
+        logits = self._forward(xa)
         feats = label_features(logits)
         # the authors' siamese net sees the same augmented batch on both sides: sim = F·Fᵀ
         sim = feats @ feats.T
@@ -352,14 +434,67 @@ class DACModule(L.LightningModule):
         self.loss_sum += loss.detach()
         return loss
 
+    # ---- CUDA graphs --------------------------------------------------------------------
+    def _stage_chunk_labels(
+        self, target: torch.Tensor, mask: torch.Tensor, selfs: torch.Tensor
+    ) -> None:
+        """Copy a chunk's labels into the static buffers the captured steps gather from."""
+        c = len(target)
+        if "target" not in self._static or len(self._static["target"]) < c:
+            size = self.chunk_size
+            self._static = {
+                "target": target.new_zeros(size, size),
+                "mask": mask.new_zeros(size, size),
+                "selfs": selfs.new_zeros(size, selfs.shape[1]),
+            }
+        self._static["target"][:c, :c].copy_(target)
+        self._static["mask"][:c, :c].copy_(mask)
+        self._static["selfs"][:c].copy_(selfs)
+
+    def _graph_loss(self, packed: torch.Tensor) -> torch.Tensor:
+        """The step a graph captures: ``packed`` = (batch indices, their chunk positions)."""
+        idx, a = packed.view(2, -1)
+        if self.targets == "online":
+            return self._loss(idx, None, None)
+        st = self._static
+        pairs = (st["target"][a][:, a], st["mask"][a][:, a])
+        return self._loss(idx, pairs, st["selfs"][a])
+
+    def _graph_step(self, opt: torch.optim.Optimizer, idx: torch.Tensor, a) -> torch.Tensor:
+        """One optimiser step replayed from the CUDA graph of its batch shape (online mode:
+        and of the thresholds in force, which the pair selection bakes in)."""
+        key = (len(idx), self.current_thresholds() if self.targets == "online" else None)
+        if key not in self._runners:
+            if self.targets == "online":  # thresholds moved on: the old graphs are stale
+                self._runners.clear()
+            self._runners[key] = StepRunner(self._graph_loss, opt, 2 * len(idx), idx.device, True)
+        packed = torch.cat([idx, idx if a is None else a])
+        try:
+            self._runners[key](packed)
+        except RuntimeError as exc:  # a capture failed: eager from here on, and say so
+            self.graph_note = f"capture failed, eager instead: {exc}".splitlines()[0][:300]
+            log.warning("DAC: CUDA graph %s", self.graph_note)
+            self.cuda_graphs = False
+            self._runners.clear()
+            opt.zero_grad(set_to_none=True)
+            loss = self._graph_loss(packed)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return self._runners[key].loss
+
     def training_step(self, batch, batch_idx):
         opt = self.optimizers()
         loss = None
         for _ in range(self.inner_steps):
             try:
-                idx, pairs, selfs = next(self._plan)
+                idx, a, pairs, selfs = next(self._plan)
             except StopIteration:
                 break
+            if self.cuda_graphs:
+                loss = self._graph_step(opt.optimizer, idx, a)
+                self.steps_taken += 1
+                continue
             loss = self._loss(idx, pairs, selfs)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
