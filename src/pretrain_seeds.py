@@ -24,9 +24,9 @@ import torch
 from omegaconf import DictConfig
 
 from src.errors import UserError, exit_with
+from src.reproduce.seed_batch import SAE_METHODS
 from src.reproduce.spec import SEEDS_GRAMMAR, parse_seeds
 
-SAE_METHODS = ("ae_kmeans", "dec", "dec_nobp")  # the methods that pretrain an SAE
 MAX_SEED_BATCH = 8
 GPU_MEMORY_SHARE = 0.8
 
