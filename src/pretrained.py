@@ -30,9 +30,8 @@ from src.methods.base import RunContext
 from src.models.sae import SAE, SAEStack, build_sae
 from src.modules.sae_pretrain import SAEPretrainModule, stages
 
-CACHE_VERSION = (
-    2  # bump when the pretraining code changes its results (2: per-seed dropout generators)
-)
+# bump when the pretraining code changes its results (2: dropout masks from per-seed generators)
+CACHE_VERSION = 2
 
 
 def data_digest(x: np.ndarray) -> str:
@@ -124,11 +123,12 @@ def pretrain_saes(
     stack, x = SAEStack(saes), member_inputs(xs)
     together = len(seeds) > 1
     log_every = int(cfg.get("log_every_n_steps", 50))
+    log_fn = ctx.log if ctx.logger is not None else None  # no logger: no loss reads
     for index, stage in enumerate(stages(saes[0], cfg.pretrain)):
         if index < done:
             continue
         module = SAEPretrainModule(stack, x, stage, cfg.pretrain, fast, seeds, index,
-                                   log_fn=ctx.log, log_every=log_every)  # fmt: skip
+                                   log_fn=log_fn, log_every=log_every)  # fmt: skip
         started = time.perf_counter()
         with ctx.timer(f"pretrain_{stage.name}"):
             plan = chunk_plan(stage.iterations, fast.steps_per_call)
@@ -163,19 +163,6 @@ def pretrain_saes(
         if together:
             info["seed_batch"] = [int(s) for s in seeds]  # pretrained as one batched model
     return list(zip(saes, infos, strict=True))
-
-
-def pretrain_sae(
-    cfg: DictConfig,
-    x: torch.Tensor,
-    ctx: RunContext,
-    fast: FastOptions,
-    partial: Path | None = None,
-) -> tuple[SAE, dict[str, Any]]:
-    """One seed's SAE (``cfg.seed``): :func:`pretrain_saes` with one member."""
-    return pretrain_saes(
-        cfg, [x], [int(cfg.seed)], ctx, fast, None if partial is None else [partial]
-    )[0]
 
 
 def load_cached(path: Path, device: torch.device) -> PretrainedSAE | None:
