@@ -29,6 +29,7 @@ from src.bench.variants import VARIANTS, run_variants
 from src.errors import UserError, exit_with
 from src.provenance import device_name, environment, git_commit, now_iso
 from src.reproduce.launch import LAUNCHERS
+from src.reproduce.seed_batch import parse_seed_batch
 from src.reproduce.spec import SEEDS_GRAMMAR, parse_seeds
 
 METHODS = ("dec", "dac", "dac_star")  # the parts that are single framework runs
@@ -57,6 +58,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--table-jobs", help="--jobs of the table's parallel run (default: profile's)")
     p.add_argument(
         "--table-launcher", choices=LAUNCHERS, help="the table's launcher (default: profile's)"
+    )
+    p.add_argument(
+        "--table-seed-batch",
+        default="auto",
+        help="--seed-batch of the table's parallel run (auto: the seeds' SAEs pretrained "
+        "together on CUDA; off; N); the sequential run always uses off",
     )
     p.add_argument("--out", default="outputs/bench", help="output folder (default %(default)s)")
     p.add_argument("--hand-iterations", type=int, help="timed hand-written iterations per step")
@@ -150,6 +157,7 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
     profile: Profile = PROFILES[name]
     parts = parse_parts(args.parts, profile)
     variants = parse_variants(args.variants, profile)
+    parse_seed_batch(args.table_seed_batch)  # a bad value fails now, not after the first part
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
     methods = [m for m in METHODS if m in parts]
     trainer = "trainer=gpu" if device.type == "cuda" else "trainer=cpu"
@@ -204,6 +212,7 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
             args.table_launcher or profile.table.launcher,
             [*COMMON, trainer, *args.overrides],
             on_part=lambda table: (record.update(table=table), save()),
+            seed_batch=args.table_seed_batch,
         )
     for method in methods:
         own = getattr(args, f"{method}_override")

@@ -30,6 +30,7 @@ from src.reproduce.launch import LAUNCHERS, REPO, launch
 from src.reproduce.projection import projection
 from src.reproduce.readme import update_readme
 from src.reproduce.schedule import order_runs, parse_jobs, resolve_jobs
+from src.reproduce.seed_batch import parse_seed_batch, pretrain_together, resolve_seed_batch
 from src.reproduce.spec import (
     SEEDS_GRAMMAR,
     Plan,
@@ -59,6 +60,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="auto",
         help="runs at once (seed groups in parallel; joblib: n_jobs); auto: from free GPU "
         "memory and CPU count on CUDA, 1 on the CPU (default)",
+    )
+    p.add_argument(
+        "--seed-batch",
+        default="auto",
+        help="pretrain the SAEs of a data set's seeds together (one batched model, before the "
+        "runs; src.pretrain_seeds): auto on CUDA (seeds per model from free GPU memory), off, "
+        "or at most N seeds per model (CPU too)",
     )
     p.add_argument(
         "--launcher-override",
@@ -137,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds is not None:
         profile.seeds = parse_seeds(args.seeds)
     jobs_wanted = parse_jobs(args.jobs)
+    seed_batch_wanted = parse_seed_batch(args.seed_batch)
     specs = load_specs(profile, args)
     out_dir = Path(args.out or profile.out)
     store = Store(Path(args.store or profile.store))
@@ -178,9 +187,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(pending) - len(mine)} runs are run (or were finished) by another invocation"
             )
         jobs = resolve_jobs(jobs_wanted, mine)
+        seed_batch = resolve_seed_batch(seed_batch_wanted, mine)
         if jobs > 1 and launcher in ("local", "batch"):
             print(f"{jobs} workers: seed groups in parallel, runs inside a group in order")
         try:
+            if seed_batch is not None and launcher in ("local", "batch"):
+                pretrain_together(mine, store, seed_batch, command=command)
             launch(mine, store, launcher, jobs=jobs, launcher_overrides=args.launcher_override,
                    command=command)  # fmt: skip
         finally:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -147,7 +147,9 @@ class StepRunner:
     whole step — forward, backward and optimiser update — is captured once and replayed with
     the batch indices copied into a static buffer. The learning rate is baked into a capture,
     so a change of learning rate (a schedule step) triggers a re-capture. Every iteration,
-    warm-up included, is a real training step: the maths is the eager step's.
+    warm-up included, is a real training step: the maths is the eager step's. ``generators``:
+    CUDA generators of the step other than the default one (e.g. per-seed dropout masks),
+    registered with every captured graph so that each replay draws fresh numbers.
     ``self.loss`` holds the last loss as a device tensor (read it only when logging).
     """
 
@@ -159,8 +161,10 @@ class StepRunner:
         device: torch.device,
         cuda_graph: bool = False,
         warmup: int = 3,
+        generators: Sequence[torch.Generator] = (),
     ) -> None:
         self.step_fn = step_fn
+        self.generators = [g for g in generators if g.device.type == "cuda"]
         self.optimizer = optimizer
         self.cuda_graph = bool(cuda_graph) and device.type == "cuda"
         self.warmup_left = warmup if self.cuda_graph else 0
@@ -192,6 +196,10 @@ class StepRunner:
         lrs = tuple(float(g["lr"]) for g in self.optimizer.param_groups)
         if self.graph is None or lrs != self.graph_lrs:
             self.graph = torch.cuda.CUDAGraph()
+            with warnings.catch_warnings():  # a deprecated no-op once torch registers lazily
+                warnings.simplefilter("ignore")
+                for generator in self.generators:
+                    self.graph.register_generator_state(generator)
             self.optimizer.zero_grad(set_to_none=True)
             with torch.cuda.graph(self.graph):
                 self.loss = self._eager_in_graph()

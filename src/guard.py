@@ -21,7 +21,8 @@ checkpoint is written: nothing non-finite is ever cached).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 
 import torch
 
@@ -53,14 +54,22 @@ class DivergenceGuard:
     key to change (e.g. ``"method.lr"``). ``every``: the least number of iterations between two
     checks; a chunk at least that long is checked at its end, shorter chunks once ``every``
     iterations have passed. The first window is checked early as well (``first``), so a phase
-    that diverges at once stops at once.
+    that diverges at once stops at once. ``names``: what each element of a vector loss is (e.g.
+    ``["seed 0", "seed 3"]`` for seeds trained together); the message names the first that
+    diverged.
     """
 
     def __init__(
-        self, phase: str, option: str, every: int = DEFAULT_EVERY, first: int = 10
+        self,
+        phase: str,
+        option: str,
+        every: int = DEFAULT_EVERY,
+        first: int = 10,
+        names: Sequence[str] = (),
     ) -> None:
         self.phase = phase
         self.option = option
+        self.names = list(names)
         self.every = max(1, int(every))
         self.first = max(1, int(first))
         self.last_checked = 0
@@ -74,12 +83,16 @@ class DivergenceGuard:
     def after_chunk(
         self, loss: torch.Tensor, iteration: int, lr: float | None, force: bool = False
     ) -> None:
-        """Check ``loss`` (the chunk's last loss, on the device) if a check is due."""
+        """Check ``loss`` (the chunk's last loss or losses, on the device) if a check is due."""
         if not (force or self.due(iteration)):
             return
         self.last_checked = iteration
         if not bool(torch.isfinite(loss).all()):  # the one host sync of this window
-            what = f"loss {float(loss.detach().float().flatten()[0])}"
+            values = loss.detach().float().flatten().tolist()
+            bad = next(i for i, v in enumerate(values) if not math.isfinite(v))
+            what = f"loss {values[bad]}"
+            if self.names:
+                what += f" of {self.names[bad]}"
             raise DivergenceError(divergence_message(self.phase, iteration, lr, self.option, what))
 
 

@@ -106,6 +106,15 @@ def test_checks_and_helpers():
                                     "table": "t", "dataset": "d", "seeds": "0-4",
                                     "harness_profile": "full", "launcher": "batch"}))  # fmt: skip
     assert "| all at once | auto | 5 | 170.0 | H |" in md and "not run (cut off)" in md
+    batched = {
+        **parallel,
+        "seed_batch": "auto",
+        "pretrained_together": [{"seeds": [0, 1, 2, 3, 4], "seconds": 61.5}],
+    }
+    md = "\n".join(table_markdown({**table, "parallel": batched, "sequential": None,
+                                    "table": "t", "dataset": "d", "seeds": "0-4",
+                                    "harness_profile": "full", "launcher": "batch"}))  # fmt: skip
+    assert "| H | `auto`: seeds 0,1,2,3,4 in 61.5 s |" in md
     assert device_slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
 
 
@@ -188,6 +197,11 @@ def test_smoke_table_runs_seeds_in_turn_and_at_once_with_the_same_metrics(tmp_pa
     table = record["table"]
     assert record["runs"] == [] and table["seeds"] == "0-1"
     assert table["sequential"]["jobs"] == 1 and table["parallel"]["jobs"] == 2
+    # --seed-batch: auto for all at once (the CPU keeps per-run pretraining), off in turn
+    assert (table["parallel"]["seed_batch"], table["sequential"]["seed_batch"]) == ("auto", "off")
+    assert (
+        table["parallel"]["pretrained_together"] == table["sequential"]["pretrained_together"] == []
+    )
     names = {f"{m} seed{s}" for m in ("kmeans", "ae_kmeans", "dec_nobp", "dec") for s in (0, 1)}
     assert set(table["sequential"]["runs"]) == set(table["parallel"]["runs"]) == names
     assert table["same_metrics"] == {"runs": 8, "missing": [], "identical": True,

@@ -66,7 +66,7 @@ def test_the_simulation_moves_a_module_that_fit_leaves_alone(tmp_path):
 
     from src.fast import FastOptions, chunk_loader, chunk_plan
     from src.methods.base import RunContext
-    from src.models.sae import SAE
+    from src.models.sae import SAE, SAEStack
     from src.modules.sae_pretrain import SAEPretrainModule, stages
     from src.training import fit_in_place, make_trainer
 
@@ -78,11 +78,11 @@ def test_the_simulation_moves_a_module_that_fit_leaves_alone(tmp_path):
     )
     pre = OmegaConf.load(CONF_DIR / "pretrain" / "quick.yaml")
     pre = OmegaConf.merge(OmegaConf.load(CONF_DIR / "pretrain" / "paper.yaml"), pre)
-    sae, x = SAE(6, [5, 4], 3), torch.randn(40, 6)
+    sae, x = SAEStack([SAE(6, [5, 4], 3)]), torch.randn(1, 40, 6)
     ctx = RunContext(tmp_path, tmp_path, 3, 0)
     for bare in (True, False):
         stage = stages(sae, pre)[0]
-        module = SAEPretrainModule(sae, x, stage, pre, FastOptions(), seed=0)
+        module = SAEPretrainModule(sae, x, stage, pre, FastOptions(), seeds=[0])
         trainer = make_trainer(cfg, ctx, max_steps=-1, max_epochs=1)
         loader = chunk_loader(chunk_plan(3, 1))
         if bare:

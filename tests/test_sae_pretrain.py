@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 from torch.nn import functional as F
 
 from src.fast import BatchStream, FastOptions, chunk_plan, resolve_fast
-from src.models.sae import SAE
+from src.models.sae import SAE, SAEStack
 from src.modules.sae_pretrain import (
     SAEPretrainModule,
     Stage,
@@ -98,9 +98,11 @@ def test_each_stage_trains_only_its_layers(layer):
     cfg = OmegaConf.merge(PAPER, {"batch_size": 8})
     stage = Stage("s", layer, 5, "sgd", 0.2, 0.2)
     before = snapshot(net)
-    module = SAEPretrainModule(net, x, stage, cfg, FastOptions(), seed=0)
+    stack = SAEStack([net])
+    module = SAEPretrainModule(stack, x[None], stage, cfg, FastOptions(), seeds=[0])
     module.training_step((0, 5), 0)
     module.on_train_end()
+    stack.unstack_into([net])
     moved = {
         k.rsplit(".", 1)[0] for k, v in net.state_dict().items() if not torch.equal(v, before[k])
     }
@@ -109,7 +111,7 @@ def test_each_stage_trains_only_its_layers(layer):
     else:
         expected = {f"encoder.{layer}", f"decoder.{2 - layer}"}
     assert moved == expected
-    assert all(p.requires_grad for p in net.parameters())
+    assert all(p.requires_grad for p in stack.parameters())
 
 
 def test_chunking_does_not_change_the_maths():
@@ -117,13 +119,13 @@ def test_chunking_does_not_change_the_maths():
     results = []
     for plan in ([(i, 1) for i in range(6)], [(0, 6)]):
         net, x = tiny(init_std=0.1), torch.randn(30, 6, generator=torch.Generator().manual_seed(1))
-        torch.manual_seed(5)
+        stack = SAEStack([net])
         module = SAEPretrainModule(
-            net, x, Stage("s", 1, 6, "sgd", 0.2, 0.2), PAPER, FastOptions(), seed=3
+            stack, x[None], Stage("s", 1, 6, "sgd", 0.2, 0.2), PAPER, FastOptions(), seeds=[3]
         )
         for start, length in plan:
             module.training_step((start, length), 0)
-        results.append(snapshot(net))
+        results.append(snapshot(stack))
     assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
 
 

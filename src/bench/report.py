@@ -204,6 +204,15 @@ def variants_markdown(method: str, rows: list[dict[str, Any]], overrides: list[s
     return lines
 
 
+def _together(t: dict[str, Any]) -> str:
+    """``--seed-batch`` and what it did: the seeds of each batched pretraining and its time."""
+    done = t.get("pretrained_together") or []
+    what = "; ".join(
+        f"seeds {','.join(map(str, p['seeds']))} in {_num(p['seconds'])} s" for p in done
+    )
+    return f"`{t.get('seed_batch', 'off')}`: " + (what or "none (each run pretrains its own)")
+
+
 def table_markdown(table: dict[str, Any]) -> list[str]:
     """The table part: both harness runs' wall time, workers, and run-by-run equality."""
     seq, par = table.get("sequential"), table.get("parallel")
@@ -218,16 +227,16 @@ def table_markdown(table: dict[str, Any]) -> list[str]:
         "each (all at once first); wall time of the whole `scripts.reproduce` call in this "
         "process (its workers' start-up and the table writing included).",
         "",
-        "| run | --jobs | workers | wall s | devices |",
-        "|---|---:|---:|---:|---|",
+        "| run | --jobs | workers | wall s | devices | SAEs pretrained together |",
+        "|---|---:|---:|---:|---|---|",
     ]
     for name, t in (("one after the other", seq), ("all at once", par)):
         if t is None:
-            lines.append(f"| {name} | – | – | not run (cut off) | – |")
+            lines.append(f"| {name} | – | – | not run (cut off) | – | – |")
             continue
         lines.append(
             f"| {name} | {t['jobs_requested']} | {_num(t['jobs'])} | {t['wall_time_s']:.1f} "
-            f"| {', '.join(t['devices'])} |"
+            f"| {', '.join(t['devices'])} | {_together(t)} |"
         )
     if seq is None or par is None or same is None:
         return lines

@@ -1,8 +1,9 @@
 """DEC's table through the real harness, its seeds one after the other against all at once.
 
-``python -m scripts.reproduce --tables dec_table2 --datasets D --seeds S --jobs 1`` and the same
-command with ``--jobs N`` (``auto``: the harness's choice from the device), each into a fresh
-results store, called in this process (``scripts.reproduce.main``: its workers are processes of
+``python -m scripts.reproduce --tables dec_table2 --datasets D --seeds S --jobs 1 --seed-batch off``
+and the same command with ``--jobs N`` (``auto``: the harness's choice from the device) and
+``--seed-batch auto`` (on CUDA the seeds' SAEs pretrained together first, as the harness does
+by default; the CPU keeps per-run pretraining), each into a fresh results store, called in this process (``scripts.reproduce.main``: its workers are processes of
 their own, their start-up counted; the harness's imports are not). Every run's metrics are read
 back from both stores and compared run by run: the same seeds must give the same numbers
 whether the seed groups run in turn or in parallel.
@@ -35,11 +36,11 @@ class TableBench:
 
 
 def table_argv(tb: TableBench, seeds: str, jobs: str, work: Path, launcher: str | None,
-               overrides: list[str]) -> list[str]:  # fmt: skip
+               overrides: list[str], seed_batch: str = "auto") -> list[str]:  # fmt: skip
     """The harness arguments of one table run into ``work`` (its own store and outputs)."""
     cmd = [
-        "--profile", tb.profile, "--tables", TABLE,
-        "--datasets", tb.dataset, "--seeds", seeds, "--jobs", jobs,
+        "--profile", tb.profile, "--tables", TABLE, "--datasets", tb.dataset,
+        "--seeds", seeds, "--jobs", jobs, "--seed-batch", seed_batch,
         "--store", str(work / "store"), "--out", str(work / "out"), "--no-readme",
     ]  # fmt: skip
     if launcher:
@@ -61,8 +62,10 @@ def run_table(argv: list[str], work: Path) -> dict[str, Any]:
         tail = (work / "harness.log").read_text(errors="replace").strip().splitlines()[-2:]
         raise UserError(f"the harness failed ({' | '.join(tail)}); command: {command}")
     store = Store(work / "store")
-    runs, workers, devices = {}, set(), set()
+    runs, workers, devices, together = {}, set(), set(), {}
     for e in store.executions():
+        if e.get("event") == "pretrain":  # one per seed of a batched pretraining
+            together[e.get("log")] = {"seeds": e.get("seeds"), "seconds": e.get("seconds")}
         if e.get("event") != "done":
             continue
         result = store.load(e["overrides"], e["seed"]) or {}
@@ -81,6 +84,7 @@ def run_table(argv: list[str], work: Path) -> dict[str, Any]:
         "wall_time_s": wall,
         "jobs": max((w for w in workers if w is not None), default=None),
         "devices": sorted(d for d in devices if d),
+        "pretrained_together": list(together.values()),  # src.pretrain_seeds calls, if any
         "runs": runs,
     }
 
@@ -104,17 +108,19 @@ def compare(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 
 def bench_table(tb: TableBench, seeds: str, jobs: str, work: Path, launcher: str | None,
-                overrides: list[str], on_part=None) -> dict[str, Any]:  # fmt: skip
-    """The table with all seed groups at once (``--jobs N``), then one after the other
-    (``--jobs 1``); each into a fresh store with a fresh SAE cache (every SAE pretrained).
-    ``on_part(out)`` after each, so a cut-off bench keeps the first."""
+                overrides: list[str], on_part=None, seed_batch: str = "auto") -> dict[str, Any]:  # fmt: skip
+    """The table with all seed groups at once (``--jobs N --seed-batch auto``), then one after
+    the other (``--jobs 1 --seed-batch off``); each into a fresh store with a fresh SAE cache
+    (every SAE pretrained). ``on_part(out)`` after each, so a cut-off bench keeps the first."""
     out: dict[str, Any] = {"table": TABLE, "dataset": tb.dataset, "harness_profile": tb.profile,
                            "seeds": seeds, "launcher": launcher}  # fmt: skip
-    for name, j in (("parallel", jobs), ("sequential", "1")):
+    for name, j, sb in (("parallel", jobs, seed_batch), ("sequential", "1", "off")):
         here = work.resolve() / name
-        argv = table_argv(tb, seeds, j, here, launcher, [*overrides, f"cache_dir={here / 'cache'}"])
-        print(f"bench table {TABLE} on {tb.dataset}, seeds {seeds}, --jobs {j}", flush=True)
-        out[name] = {"jobs_requested": j, **run_table(argv, here)}
+        argv = table_argv(tb, seeds, j, here, launcher, [*overrides, f"cache_dir={here / 'cache'}"],
+                          sb)  # fmt: skip
+        print(f"bench table {TABLE} on {tb.dataset}, seeds {seeds}, --jobs {j} --seed-batch {sb}",
+              flush=True)  # fmt: skip
+        out[name] = {"jobs_requested": j, "seed_batch": sb, **run_table(argv, here)}
         if on_part is not None:
             on_part(out)
     out["same_metrics"] = compare(out["sequential"], out["parallel"])

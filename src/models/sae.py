@@ -80,3 +80,62 @@ class SAE(nn.Module):
 def build_sae(in_dim: int, arch_cfg: DictConfig) -> SAE:
     """The SAE ``conf/arch/sae.yaml`` describes, for inputs of dimension ``in_dim``."""
     return SAE(in_dim, list(arch_cfg.hidden_dims), arch_cfg.embedding_dim, arch_cfg.init_std)
+
+
+class StackedLinear(nn.Module):
+    """``S`` linear layers of one shape as one: weight ``[S, out, in]``, bias ``[S, out]``;
+    input ``[S, B, in]`` → output ``[S, B, out]``, member ``s`` through layer ``s`` (one
+    ``baddbmm``)."""
+
+    def __init__(self, layers: Sequence[nn.Linear]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+class SAEStack(nn.Module):
+    """``S`` SAEs of one architecture (e.g. the SAEs of several seeds) as one batched model.
+
+    Each layer of the SAEs becomes a :class:`StackedLinear`, so ``encoder``, ``decoder``,
+    ``encode_below`` and ``n_layers`` work as on an :class:`SAE`, on inputs ``[S, B, d]``
+    (member ``s`` sees only its own batch and its own weights). The state-dict keys are the
+    SAE's, with a leading member axis: ``member_state_dict(s)`` is SAE ``s``'s state dict.
+    """
+
+    def __init__(self, saes: Sequence[SAE]) -> None:
+        super().__init__()
+        if not saes or any(s.dims != saes[0].dims for s in saes):
+            raise ValueError("SAEStack needs one or more SAEs of one architecture")
+        self.dims = saes[0].dims
+        self.encoder = nn.ModuleList(
+            StackedLinear([s.encoder[i] for s in saes]) for i in range(saes[0].n_layers)
+        )
+        self.decoder = nn.ModuleList(
+            StackedLinear([s.decoder[i] for s in saes]) for i in range(saes[0].n_layers)
+        )
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.encoder)
+
+    @property
+    def n_members(self) -> int:
+        return int(self.encoder[0].weight.shape[0])
+
+    encode_below = SAE.encode_below
+    encode = SAE.encode
+    decode = SAE.decode
+    forward = SAE.forward
+
+    def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:
+        """SAE ``member``'s weights (views into the stack)."""
+        return {k: v[member] for k, v in self.state_dict().items()}
+
+    @torch.no_grad()
+    def unstack_into(self, saes: Sequence[SAE]) -> None:
+        """Copy every member's weights into its SAE (``saes`` in the stack's order)."""
+        for member, sae in enumerate(saes):
+            sae.load_state_dict(self.member_state_dict(member))

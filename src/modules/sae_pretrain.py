@@ -14,11 +14,17 @@ Follows the DEC authors' Caffe code (``papers.md``, "DEC details that decide fid
 
 ``end_to_end_adam`` (the common re-implementation shortcut) skips the greedy stage and uses
 Adam for the end-to-end stage.
+
+Several seeds train as one model (:class:`src.models.sae.SAEStack`, every matmul batched over
+the seeds); a single run is the same code with one seed. The loss is the sum of the seeds'
+own losses, so each seed gets exactly its own gradient (SGD and Adam are elementwise), and
+each seed keeps its own batch stream and dropout masks (one generator per seed and stage), so
+seeds trained together give the numbers they give alone, up to float rounding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import lightning as L
@@ -26,44 +32,75 @@ import torch
 from omegaconf import DictConfig
 from torch.nn import functional as F
 
-from src.fast import BatchStream, FastOptions, StepRunner, batched, make_optimizer
+from src.fast import BatchStream, FastOptions, StepRunner, make_optimizer
 from src.guard import DEFAULT_EVERY, DivergenceGuard
-from src.models.sae import SAE
+from src.models.sae import SAE, SAEStack
 
 REDUCTIONS = ("mean", "caffe_sum")
+DROPOUT_STREAM = 1 << 48  # added to a stage seed: the dropout generator's seed (≠ batch stream's)
 
 
 def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.Tensor:
     """``mean``: per-element MSE (PyTorch's default, pt-dec's choice).
     ``caffe_sum``: Caffe's EuclideanLoss, Σ over batch and dimensions of (x̂ − x)² / (2·batch).
+
+    Reduced over the last two axes (batch, features): a scalar for ``[B, d]``, one loss per
+    member for a stack's ``[S, B, d]``.
     """
     if reduction == "mean":
-        return F.mse_loss(recon, target)
+        return (recon - target).pow(2).mean(dim=(-2, -1))
     if reduction == "caffe_sum":
-        return (recon - target).pow(2).sum() / (2 * recon.shape[0])
+        return (recon - target).pow(2).sum(dim=(-2, -1)) / (2 * recon.shape[-2])
     raise ValueError(f"unknown pretrain.reduction '{reduction}'; choose one of {REDUCTIONS}")
 
 
+def dropout(
+    x: torch.Tensor, p: float, generators: Sequence[torch.Generator | None] | None = None
+) -> torch.Tensor:
+    """Inverted dropout (as ``F.dropout`` in training) with one mask generator per member.
+
+    ``x``: ``[B, d]`` (one member) or ``[S, B, d]``; member ``s``'s mask is drawn from
+    ``generators[s]`` (None: the global RNG), with the shape ``[B, d]`` whatever ``S``, so a
+    seed draws the same masks alone as in a stack.
+    """
+    if p <= 0:
+        return x
+    if p >= 1:
+        return torch.zeros_like(x)
+    members = x.unsqueeze(0) if x.dim() == 2 else x
+    gens = list(generators) if generators is not None else [None] * len(members)
+    keep = 1.0 - p
+    if len(members) == 1:  # one draw of B·d numbers either way: the same mask as in a stack
+        mask = torch.empty_like(x).bernoulli_(keep, generator=gens[0])
+    else:
+        draws = zip(members, gens, strict=True)
+        mask = torch.stack([torch.empty_like(m).bernoulli_(keep, generator=g) for m, g in draws])
+    return x * mask.div_(keep)
+
+
 def stage_loss(
-    sae: SAE,
+    sae: SAE | SAEStack,
     x: torch.Tensor,
     layer: int | None,
     input_dropout: float,
     hidden_dropout: float,
     reduction: str,
+    generators: Sequence[torch.Generator | None] | None = None,
 ) -> torch.Tensor:
     """Reconstruction loss of one stage on a batch ``x`` of that stage's input.
 
     ``layer=None``: the whole autoencoder, no dropout (fine-tuning). ``layer=i``: the greedy
     denoising autoencoder of layer ``i`` (``x`` is then the output of layers ``0 … i-1``).
+    An :class:`SAE` on ``x`` ``[B, d]`` gives a scalar; an :class:`SAEStack` on ``[S, B, d]``
+    one loss per member, its dropout masks from ``generators`` (one per member).
     """
     if layer is None:
         return reconstruction_loss(sae(x), x, reduction)
     last = sae.n_layers - 1
-    corrupted = F.dropout(x, input_dropout, training=True) if layer > 0 else x
+    corrupted = dropout(x, input_dropout, generators) if layer > 0 else x
     hidden = sae.encoder[layer](corrupted)
     if layer < last:
-        hidden = F.dropout(F.relu(hidden), hidden_dropout, training=True)
+        hidden = dropout(F.relu(hidden), hidden_dropout, generators)
     recon = sae.decoder[last - layer](hidden)
     if layer > 0:
         recon = F.relu(recon)
@@ -138,45 +175,67 @@ def stages(sae: SAE, cfg: DictConfig) -> list[Stage]:
     return out
 
 
-class SAEPretrainModule(L.LightningModule):
-    """One pretraining stage as a manually optimised LightningModule.
+def stage_seed(seed: int, index: int) -> int:
+    """A distinct, reproducible seed per run seed and pretraining stage (batch stream; its
+    dropout generator gets ``+ DROPOUT_STREAM``)."""
+    return int(seed) * 1009 + 17 * (index + 1)
 
+
+@torch.no_grad()
+def stage_inputs(
+    stack: SAEStack, x: torch.Tensor, layer: int | None, batch_size: int
+) -> torch.Tensor:
+    """A stage's input ``[S, n, h]``: ``x`` itself for layer 0 and fine-tuning, else the output
+    of the frozen layers below, computed in batches of ``batch_size`` samples per member."""
+    if not layer:
+        return x
+    step = max(1, int(batch_size) // stack.n_members)
+    parts = [stack.encode_below(x[:, i : i + step], layer) for i in range(0, x.shape[1], step)]
+    return torch.cat(parts, dim=1)
+
+
+class SAEPretrainModule(L.LightningModule):
+    """One pretraining stage of the SAEs of one or more seeds, as a manually optimised
+    LightningModule over an :class:`SAEStack` (one member per seed).
+
+    ``x``: ``[S, n, d]`` the members' data (an ``expand`` of one array when they share it).
     The stage's input lives on the device (for greedy layer ``i`` it is computed once, in
     large batches, through the frozen layers below); each ``training_step`` runs a chunk of
     iterations ``(start, length)`` with device-side batches and no host synchronisation.
+    Member ``s`` draws its batches and dropout masks from its own generators, seeded from
+    ``seeds[s]`` and the stage ``index``; ``losses`` holds the members' last losses (device).
     """
 
     def __init__(
         self,
-        sae: SAE,
+        stack: SAEStack,
         x: torch.Tensor,
         stage: Stage,
         cfg: DictConfig,
         fast: FastOptions,
-        seed: int,
+        seeds: Sequence[int],
+        index: int = 0,
         log_fn: Callable[[dict, int], None] | None = None,
         log_every: int = 50,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
-        self.sae = sae
+        if x.dim() != 3 or x.shape[0] != stack.n_members or len(seeds) != stack.n_members:
+            raise ValueError("SAEPretrainModule needs x [S, n, d] and one seed per member")
+        self.sae = stack
         self.stage = stage
         self.cfg = cfg
+        self.seeds = [int(s) for s in seeds]
         self.reduction = str(cfg.reduction)
         if self.reduction not in REDUCTIONS:
             raise ValueError(
                 f"unknown pretrain.reduction '{self.reduction}'; choose one of {REDUCTIONS}"
             )
         device = x.device
-        if stage.layer:
-            self.inputs = batched(
-                lambda b: sae.encode_below(b, stage.layer), x, fast.eval_batch_size
-            )
-        else:
-            self.inputs = x
-        for p in sae.parameters():
+        self.inputs = stage_inputs(stack, x, stage.layer, fast.eval_batch_size)
+        for p in stack.parameters():
             p.requires_grad_(False)
-        params = stage_parameters(sae, stage.layer)
+        params = stage_parameters(stack, stage.layer)
         for p in params:
             p.requires_grad_(True)
         self.lr_option = stage_lr_option(stage)
@@ -185,27 +244,61 @@ class SAEPretrainModule(L.LightningModule):
         self.opt = make_optimizer(
             stage.optimizer, params, lr, float(cfg.momentum), float(cfg.weight_decay), fast
         )
-        self.batches = BatchStream(len(x), int(cfg.batch_size), device, seed)
+        n, batch_size = x.shape[1], int(cfg.batch_size)
+        stage_seeds = [stage_seed(s, index) for s in self.seeds]
+        self.streams = [BatchStream(n, batch_size, device, s) for s in stage_seeds]
+        self.generators = [
+            torch.Generator(device=device).manual_seed(s + DROPOUT_STREAM) for s in stage_seeds
+        ]
+        self.member_index = torch.arange(len(self.seeds), device=device).unsqueeze(1)
+        self.batch_size = self.streams[0].batch_size
         self.runner = StepRunner(
-            self._loss, self.opt, self.batches.batch_size, device, fast.cuda_graphs
+            self._loss,
+            self.opt,
+            len(self.seeds) * self.batch_size,
+            device,
+            fast.cuda_graphs,
+            generators=self.generators,
         )
+        self.losses = torch.zeros(len(self.seeds), device=device)
         self.log_fn = log_fn
         self.log_every = max(1, int(log_every))
         self.guard = DivergenceGuard(
             f"SAE pretraining stage {stage.name}",
             self.lr_option,
             every=max(fast.steps_per_call, DEFAULT_EVERY),
+            names=[f"seed {s}" for s in self.seeds] if len(self.seeds) > 1 else (),
         )
         self.iteration = 0
         self.lr = lr
 
     def _loss(self, idx: torch.Tensor) -> torch.Tensor:
-        xb = self.inputs.index_select(0, idx)
+        """The members' summed loss on ``idx`` (``S · B`` indices, member-major): each
+        member's gradient is its own loss's."""
+        xb = self.inputs[self.member_index, idx.view(len(self.seeds), self.batch_size)]
         s = self.stage
-        return stage_loss(self.sae, xb, s.layer, s.input_dropout, s.hidden_dropout, self.reduction)
+        losses = stage_loss(
+            self.sae, xb, s.layer, s.input_dropout, s.hidden_dropout, self.reduction,
+            self.generators,
+        )  # fmt: skip
+        self.losses = losses.detach()
+        return losses.sum()
+
+    def next_batch(self) -> torch.Tensor:
+        """Every member's next batch of indices, concatenated (``S · B``)."""
+        return torch.cat([stream.next() for stream in self.streams])
 
     def configure_optimizers(self):
         return self.opt
+
+    def _log(self, iteration: int, lr: float) -> None:
+        name = f"pretrain/{self.stage.name}/loss"
+        losses = self.losses.tolist()
+        if len(losses) == 1:
+            metrics = {name: losses[0]}
+        else:
+            metrics = {f"{name}_seed{s}": v for s, v in zip(self.seeds, losses, strict=True)}
+        self.log_fn({**metrics, "pretrain/lr": lr}, iteration)  # type: ignore[misc]
 
     def training_step(self, batch, batch_idx):
         start, length = (int(v) for v in batch)
@@ -214,19 +307,13 @@ class SAEPretrainModule(L.LightningModule):
             lr = step_lr(self.base_lr, it, step, float(self.cfg.lr_gamma))
             for group in self.opt.param_groups:
                 group["lr"] = lr
-            self.runner(self.batches.next())
+            self.runner(self.next_batch())
             if self.log_fn is not None and (it + 1) % self.log_every == 0:
-                self.log_fn(
-                    {
-                        f"pretrain/{self.stage.name}/loss": float(self.runner.loss),
-                        "pretrain/lr": lr,
-                    },
-                    it + 1,
-                )
+                self._log(it + 1, lr)
         self.iteration = start + length
         self.lr = lr
         end = self.iteration == self.stage.iterations
-        self.guard.after_chunk(self.runner.loss, self.iteration, lr, force=end)
+        self.guard.after_chunk(self.losses, self.iteration, lr, force=end)
         return None
 
     def on_train_end(self) -> None:

@@ -1,0 +1,160 @@
+"""``python -m src.pretrain_seeds seeds=0-4 [seed_batch=auto|N] [overrides]``: the SAEs of
+several seeds, pretrained together.
+
+Each seed's SAE is the one ``python -m src.run <overrides> seed=S`` would pretrain (its data,
+init, batch stream and dropout masks), but the seeds train as one batched model
+(``src.models.sae.SAEStack``: every matmul a ``baddbmm`` over the seeds, still one CUDA graph)
+and each result goes to the SAE cache under the key its own run looks up, so the ``ae_kmeans``,
+``dec_nobp`` and ``dec`` runs that follow find it there. On a GPU the SAE step is latency-bound
+(tiny kernels), so S seeds take about the time of one; on the CPU there is no gain.
+``seeds``: the harness's grammar (``0-4``, ``0,3,7``); ``seed_batch``: seeds per batched model
+(``auto``: as many as fit in 80 % of the free GPU memory on CUDA, all on the CPU; at most
+``MAX_SEED_BATCH``). Seeds already cached are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from src.errors import UserError, exit_with
+from src.reproduce.seed_batch import SAE_METHODS
+from src.reproduce.spec import SEEDS_GRAMMAR, parse_seeds
+
+MAX_SEED_BATCH = 8
+GPU_MEMORY_SHARE = 0.8
+
+
+def split_argv(argv: list[str]) -> tuple[list[int], str, list[str]]:
+    """(seeds, seed_batch, Hydra overrides) of the command line."""
+    seeds, batch, overrides = None, "auto", []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key == "seeds":
+            seeds = parse_seeds(value, "seeds=")
+        elif key == "seed_batch":
+            batch = value
+        elif key == "seed":
+            raise UserError(f"{arg}: give the seeds as seeds=LIST ({SEEDS_GRAMMAR})")
+        elif not key.startswith("hydra."):  # the run directory is not the pretraining's
+            overrides.append(arg)
+    if seeds is None:
+        raise UserError(f"say which seeds to pretrain: seeds=LIST ({SEEDS_GRAMMAR})")
+    if batch != "auto" and not (batch.isdigit() and int(batch) >= 1):
+        raise UserError(f"seed_batch={batch!r} is invalid: use auto or a count ≥ 1")
+    return seeds, batch, overrides
+
+
+def bytes_per_seed(x: torch.Tensor, cfg: DictConfig) -> int:
+    """Device memory one more seed needs: its copy of the data, a stage's input (the widest
+    layer) and the pass that computes it (the weights are a few MB)."""
+    n, d = x.shape
+    widest = max([int(h) for h in cfg.arch.hidden_dims] + [int(cfg.arch.embedding_dim)])
+    return 4 * n * (d + 2 * widest)
+
+
+def seed_batch_size(batch: str, n_seeds: int, per_seed: int, device: torch.device) -> int:
+    """Seeds per batched model: ``batch`` as given, or ``auto`` (see the module docstring)."""
+    if batch != "auto":
+        return max(1, min(int(batch), n_seeds))
+    size = min(MAX_SEED_BATCH, n_seeds)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        size = min(size, int(free * GPU_MEMORY_SHARE // max(1, per_seed)))
+    return max(1, size)
+
+
+def compose_runs(overrides: list[str], seeds: list[int]) -> list[DictConfig]:
+    """Each seed's run config, composed as ``python -m src.run`` composes it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from src.config_groups import CONF_DIR
+    from src.run import check_group_overrides
+    from src.validation import device_problems, numeric_problems
+
+    if complaint := check_group_overrides(overrides):
+        raise UserError(complaint)
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfgs = [compose("config", overrides=[*overrides, f"seed={s}"]) for s in seeds]
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise UserError(f"{str(exc).splitlines()[0]}; check the overrides") from None
+    if problems := numeric_problems(cfgs[0]) + device_problems(cfgs[0]):
+        raise UserError("\n".join(problems))
+    if cfgs[0].method.name not in SAE_METHODS:
+        raise UserError(
+            f"method={cfgs[0].method.name} pretrains no SAE; use one of {', '.join(SAE_METHODS)}"
+        )
+    return cfgs
+
+
+def pretrain_seeds(overrides: list[str], seeds: list[int], batch: str = "auto",
+                   say=print) -> list:  # fmt: skip
+    """Pretrain (or find cached) the SAE of every seed; returns their ``PretrainedSAE``s."""
+    from src.data import build_data
+    from src.fast import apply_tf32, resolve_fast
+    from src.methods.base import RunContext
+    from src.methods.dec import split_validation
+    from src.pretrained import pretrained_saes
+    from src.training import resolve_device, to_device
+
+    cfgs = compose_runs(overrides, seeds)
+    device = resolve_device(cfgs[0].trainer)
+    fast = resolve_fast(cfgs[0].get("fast"), device)
+    apply_tf32(fast)
+    datas, xs, arrays = [], [], []
+    for cfg in cfgs:
+        data = build_data(cfg)
+        fit, _ = split_validation(data, cfg.method.get("validation_fraction"), int(cfg.seed))
+        arr = fit.features()
+        same = next((i for i, a in enumerate(arrays) if np.array_equal(a, arr)), None)
+        datas.append(fit)
+        arrays.append(arr)
+        xs.append(xs[same] if same is not None else to_device(arr, device))  # shared: one copy
+    size = seed_batch_size(batch, len(seeds), bytes_per_seed(xs[0], cfgs[0]), device)
+    by_shape: dict[tuple, list[int]] = {}
+    for i, x in enumerate(xs):
+        by_shape.setdefault(tuple(x.shape), []).append(i)
+    results: list = [None] * len(seeds)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="pretrain_seeds-") as run_dir:
+        ctx = RunContext(Path(run_dir), Path(cfgs[0].cache_dir), 0, seeds[0],
+                         progress=bool(cfgs[0].get("progress_bar", True)))  # fmt: skip
+        for members in by_shape.values():
+            for k in range(0, len(members), size):
+                part = members[k : k + size]
+                pres = pretrained_saes([cfgs[i] for i in part], [datas[i] for i in part],
+                                       [xs[i] for i in part], ctx, fast)  # fmt: skip
+                for i, pre in zip(part, pres, strict=True):
+                    results[i] = pre
+                    how = "cached already" if pre.cache_hit else "pretrained"
+                    batch_of = pre.info.get("seed_batch")
+                    if not pre.cache_hit and batch_of:
+                        how += f" with seeds {','.join(map(str, batch_of))}"
+                    say(f"seed {seeds[i]}: {how} → {pre.path}")
+    seconds = time.perf_counter() - started
+    trained = sum(not r.cache_hit for r in results)
+    say(f"{trained} SAEs pretrained, {len(seeds) - trained} cached already, in {seconds:.1f} s "
+        f"on {device.type} (at most {size} seeds at once)")  # fmt: skip
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    seeds, batch, overrides = split_argv(sys.argv[1:] if argv is None else argv)
+    pretrain_seeds(overrides, seeds, batch)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as exc:
+        exit_with(exc)
