@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -234,6 +235,20 @@ def main() -> None:
     if problems := check_run_dir_override(sys.argv[1:]):
         exit_with(UserError("\n".join(problems)))
     hydra_entry()
+    exit_now(0)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End a finished run without the interpreter's finalisation, which only tears down what
+    the imports built (≈1.5 s of a 2-core CPU: the cyclic collector walking torch's objects).
+    What finalisation did for a run is done first: W&B's service is shut down, the log files
+    and the terminal are flushed."""
+    if (wandb := sys.modules.get("wandb")) is not None and hasattr(wandb, "teardown"):
+        wandb.teardown()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

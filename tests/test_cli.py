@@ -72,6 +72,10 @@ def test_kmeans_on_digits_end_to_end(cli, tmp_path):
     log = (tmp_path / "run.log").read_text()  # used to be empty
     for line in ("kmeans: started", "k-means: k=10, 5 restarts", "kmeans: finished", "ACC "):
         assert line in log, log
+    # the process ends without the interpreter's finalisation (src.run.exit_now): everything
+    # is flushed first, to the last line of run.log and of the CSV metrics
+    assert log.rstrip().splitlines()[-1].split(" - ", 1)[1].startswith("confusion: ")
+    assert "final/acc" in (tmp_path / "csv_logs" / "metrics.csv").read_text()
 
 
 def test_wandb_offline_run_is_written(cli, tmp_path):
@@ -87,6 +91,8 @@ def test_wandb_offline_run_is_written(cli, tmp_path):
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, list(tmp_path.rglob("*"))
     assert "wandb sync" in proc.stdout
+    assert next(runs[0].glob("run-*.wandb")).stat().st_size > 1000  # the records, flushed
+    assert "finishing run" in (runs[0] / "logs" / "debug.log").read_text()
 
 
 def test_wandb_run_prints_no_anonymous_warning(tmp_path):
