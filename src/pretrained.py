@@ -31,8 +31,9 @@ from src.models.sae import SAE, SAEStack, build_sae
 from src.modules.sae_pretrain import SAEPretrainModule, stages
 from src.run_eta import sae_stage_work
 
-# bump when the pretraining code changes its results (2: dropout masks from per-seed generators)
-CACHE_VERSION = 2
+# bump when the pretraining code changes its results (2: dropout masks from per-seed generators;
+# 3: the masks drawn as uniform numbers ≥ p instead of bernoulli_)
+CACHE_VERSION = 3
 
 
 def data_digest(x: np.ndarray) -> str:

@@ -156,3 +156,15 @@ def test_fast_auto_is_off_on_cpu():
     )
     forced = resolve_fast({"cuda_graphs": True, "steps_per_call": 7}, torch.device("cpu"))
     assert forced.cuda_graphs is False and forced.steps_per_call == 7
+
+
+def test_dropout_drops_a_fraction_p_and_rescales_the_rest():
+    """Inverted dropout: a share p of the entries is zeroed, the rest is divided by 1 − p."""
+    from src.modules.sae_pretrain import dropout
+
+    x = torch.ones(200, 500)
+    out = dropout(x, 0.2, [torch.Generator().manual_seed(0)])
+    zeroed = float((out == 0).float().mean())
+    assert abs(zeroed - 0.2) < 0.005  # 100,000 draws: 4 standard deviations ≈ 0.005
+    assert torch.allclose(out[out != 0], torch.full_like(out[out != 0], 1.25))
+    assert dropout(x, 0.0) is x and float(dropout(x, 1.0).abs().sum()) == 0.0

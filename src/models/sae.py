@@ -84,8 +84,13 @@ def build_sae(in_dim: int, arch_cfg: DictConfig) -> SAE:
 
 class StackedLinear(nn.Module):
     """``S`` linear layers of one shape as one: weight ``[S, out, in]``, bias ``[S, out]``;
-    input ``[S, B, in]`` → output ``[S, B, out]``, member ``s`` through layer ``s`` (one
-    ``baddbmm``)."""
+    input ``[S, B, in]`` → output ``[S, B, out]``, member ``s`` through layer ``s``.
+
+    Several members on CUDA: one ``baddbmm`` (the batched kernel is the point there). One
+    member, or the CPU: a plain ``linear`` per member, on views of the stacked weights (on the
+    CPU a batch-of-one ``baddbmm`` and its backward cost ~30 % more, and a member's arithmetic
+    is then exactly that of a lone run).
+    """
 
     def __init__(self, layers: Sequence[nn.Linear]) -> None:
         super().__init__()
@@ -93,6 +98,14 @@ class StackedLinear(nn.Module):
         self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        members = self.weight.shape[0]
+        if members == 1:  # views all the way: no gradient copies
+            return F.linear(x.reshape(x.shape[-2], -1), self.weight.view(self.weight.shape[1:]),
+                            self.bias.view(-1)).unsqueeze(0)  # fmt: skip
+        if x.device.type != "cuda":
+            return torch.stack(
+                [F.linear(x[m], self.weight[m], self.bias[m]) for m in range(members)]
+            )
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
 
 
