@@ -129,6 +129,26 @@ def test_chunking_does_not_change_the_maths():
     assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
 
 
+def test_losses_logged_inside_a_chunk_are_those_of_their_iterations():
+    """Losses are kept on the device during a chunk and read once at its end: the values
+    logged at iterations 2, 4, 6 of one 6-iteration chunk are those that 1-iteration chunks
+    (read at once) log."""
+    logged = []
+    for plan in ([(i, 1) for i in range(6)], [(0, 6)]):
+        rows: list[tuple[int, float]] = []
+        net, x = tiny(init_std=0.1), torch.randn(30, 6, generator=torch.Generator().manual_seed(1))
+        module = SAEPretrainModule(
+            SAEStack([net]), x[None], Stage("s", 1, 6, "sgd", 0.2, 0.2), PAPER, FastOptions(),
+            seeds=[3], log_fn=lambda m, step, rows=rows: rows.append((step, m["pretrain/s/loss"])),
+            log_every=2,
+        )  # fmt: skip
+        for start, length in plan:
+            module.training_step((start, length), 0)
+        logged.append(rows)
+    assert [step for step, _ in logged[1]] == [2, 4, 6]
+    assert logged[0] == logged[1] and len({v for _, v in logged[1]}) == 3
+
+
 def test_batch_stream_permutes_and_wraps_with_fixed_size():
     stream = BatchStream(10, 4, torch.device("cpu"), seed=0)
     batches = [stream.next() for _ in range(5)]  # 20 indices = 2 full permutations

@@ -296,25 +296,30 @@ class SAEPretrainModule(L.LightningModule):
     def configure_optimizers(self):
         return self.opt
 
-    def _log(self, iteration: int, lr: float) -> None:
+    def _log(self, snapshots: list[tuple[int, float, torch.Tensor]]) -> None:
+        """Log the losses kept during a chunk: one host read for all of them."""
         name = f"pretrain/{self.stage.name}/loss"
-        losses = self.losses.tolist()
-        if len(losses) == 1:
-            metrics = {name: losses[0]}
-        else:
-            metrics = {f"{name}_seed{s}": v for s, v in zip(self.seeds, losses, strict=True)}
-        self.log_fn({**metrics, "pretrain/lr": lr}, iteration)  # type: ignore[misc]
+        values = torch.stack([loss for _, _, loss in snapshots]).tolist()
+        for (iteration, lr, _), losses in zip(snapshots, values, strict=True):
+            if len(losses) == 1:
+                metrics = {name: losses[0]}
+            else:
+                metrics = {f"{name}_seed{s}": v for s, v in zip(self.seeds, losses, strict=True)}
+            self.log_fn({**metrics, "pretrain/lr": lr}, iteration)  # type: ignore[misc]
 
     def training_step(self, batch, batch_idx):
         start, length = (int(v) for v in batch)
         step = self.cfg.get("lr_step") if self.stage.optimizer == "sgd" else None
+        snapshots: list[tuple[int, float, torch.Tensor]] = []  # device copies, read at the end
         for it in range(start, start + length):
             lr = step_lr(self.base_lr, it, step, float(self.cfg.lr_gamma))
             for group in self.opt.param_groups:
                 group["lr"] = lr
             self.runner(self.next_batch())
             if self.log_fn is not None and (it + 1) % self.log_every == 0:
-                self._log(it + 1, lr)
+                snapshots.append((it + 1, lr, self.losses.clone()))
+        if snapshots:
+            self._log(snapshots)
         self.iteration = start + length
         self.lr = lr
         end = self.iteration == self.stage.iterations
