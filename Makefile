@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the embedded digits data set (about 2 min on a busy 2-core CPU; see README).
+# The main job on the embedded digits data set (≈ 25 s on an idle 2-core CPU; see README).
 run: $(STAMP)
 	WANDB_MODE=$${WANDB_MODE:-offline} $(PY) -m src.run $(ARGS)
 
