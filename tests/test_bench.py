@@ -211,3 +211,11 @@ def test_smoke_table_runs_seeds_in_turn_and_at_once_with_the_same_metrics(tmp_pa
         assert run["seconds"] > 0 and 0 <= run["metrics"]["acc"] <= 1
     md = (out / "smoke-cpu-table.md").read_text()
     assert "## dec_table2 on digits, seeds 0-1" in md and "| dec seed1 |" in md
+
+
+def test_phase_seconds_count_nested_phases_once():
+    from src.bench.report import phase_seconds
+
+    phases = [{"name": "pretrain", "seconds": 10.0}, {"name": "pretrain_layer0", "seconds": 4.0},
+              {"name": "pretrain_finetune", "seconds": 6.0}, {"name": "dec", "seconds": 3.0}]  # fmt: skip
+    assert phase_seconds(phases) == 13.0

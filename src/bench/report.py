@@ -131,7 +131,7 @@ def markdown(record: dict[str, Any]) -> str:
             f"seed {run['seed']}",
             "",
             f"{metrics}; end to end {run['end_to_end_s']:.1f} s (the phases below: "
-            f"{sum(p['seconds'] for p in run['phases']):.1f} s); stopped by {run['stopped_by']}.",
+            f"{phase_seconds(run['phases']):.1f} s); stopped by {run['stopped_by']}.",
             "",
             *([f"Switches: {switches_text(run['fast'])}.", ""] if run.get("fast") else []),
             "| phase | iterations | seconds | it/s | hand eager it/s | hand graph it/s "
@@ -153,6 +153,15 @@ def markdown(record: dict[str, Any]) -> str:
         lines += ["", "## The issue's targets", "", "| check | met |", "|---|---|"]
         lines += [f"| {k} | {'yes' if v else 'no'} |" for k, v in record["checks"].items()]
     return "\n".join(lines) + "\n"
+
+
+def phase_seconds(phases: list[dict[str, Any]]) -> float:
+    """Seconds of a run's phases, each counted once: a phase that others nest in (``pretrain``
+    around ``pretrain_layer0`` …) is left out, its parts are counted."""
+    names = [p["name"] for p in phases]
+    return sum(
+        p["seconds"] for p in phases if not any(n.startswith(p["name"] + "_") for n in names)
+    )
 
 
 def switches_text(fast: dict[str, Any]) -> str:
@@ -246,7 +255,13 @@ def table_markdown(table: dict[str, Any]) -> list[str]:
         f"{'yes' if same['identical'] else 'no'} ({same['runs']} runs, largest ACC/NMI/ARI "
         f"difference {same['max_abs_diff']:.2g}"
         + (f", missing: {', '.join(same['missing'])}" if same["missing"] else "")
-        + ").",
+        + ")."
+        + (
+            " On a CPU the workers share the same cores, each run with as many threads as there"
+            " are cores, so all at once is slower there; the comparison is meant for a GPU."
+            if all(d.startswith("CPU") for d in [*seq["devices"], *par["devices"]])
+            else ""
+        ),
         "",
         "| run | ACC | NMI | ARI | s (in turn) | s (at once) |",
         "|---|---:|---:|---:|---:|---:|",

@@ -47,6 +47,21 @@ def _popen(cmd: list[str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=REPO, env=_env(), preexec_fn=child_preexec(), **kwargs)
 
 
+def run_logged(cmd: list[str], log: Path) -> tuple[int, float]:
+    """Run ``cmd`` (:func:`_popen`) with its output in ``log``; Ctrl-C or SIGTERM of the harness
+    stops it first. Returns (exit status, wall seconds)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        proc = _popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            proc.wait()
+        except BaseException:
+            _stop([proc])
+            raise
+    return proc.returncode, round(time.perf_counter() - started, 2)
+
+
 def _stop(procs: list[subprocess.Popen]) -> None:
     """Ctrl-C or SIGTERM of the harness: stop the children first (SIGTERM, then SIGKILL)."""
     for proc in procs:
@@ -296,16 +311,7 @@ def run_multirun(
         for r in group:
             store.log("start", list(r.overrides), r.seed, launcher=launcher, command=command)
         log = sweep_dir / f"multirun-{os.getpid()}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        with open(log, "w") as out:
-            proc = _popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-            try:
-                proc.wait()
-            except BaseException:
-                _stop([proc])
-                raise
-        seconds = round(time.perf_counter() - started, 2)
+        _, seconds = run_logged(cmd, log)
         done = [r for r in group if store.is_done(list(r.overrides), r.seed)]
         for r in group:
             ok = r in done

@@ -10,9 +10,7 @@ failed batched pretraining is reported and left to the runs: each pretrains its 
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 
 from src.errors import UserError
@@ -71,34 +69,23 @@ def pretrain_together(
     seed_batch: str,
     say: Callable[[str], None] = print,
     command: str = "",
-    popen: Callable[..., subprocess.Popen] | None = None,
 ) -> float:
     """Run ``src.pretrain_seeds`` for every set of :func:`seed_batch_jobs`, one after the other
     (each uses the whole device); the log goes to ``<store>/pretrain/<key>.log`` and one
     ``pretrain`` (or ``pretrain_failed``) event per seed to the executions log. Returns the
     seconds spent."""
-    from src.reproduce.launch import _last_error, _popen, _stop
+    from src.reproduce.launch import _last_error, run_logged
 
-    popen = popen or _popen
     total = 0.0
     for overrides, seeds in seed_batch_jobs(runs, skip_cpu=seed_batch == "auto"):
         listed = ",".join(map(str, seeds))
         cmd = [sys.executable, "-m", "src.pretrain_seeds", *overrides, f"seeds={listed}",
                f"seed_batch={seed_batch}"]  # fmt: skip
         log = store.root / "pretrain" / f"{config_key(overrides)}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
         say(f"pretraining the SAEs of seeds {listed} together | {' '.join(overrides)}")
-        started = time.perf_counter()
-        with open(log, "w") as out:
-            proc = popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-            try:
-                proc.wait()
-            except BaseException:
-                _stop([proc])
-                raise
-        seconds = round(time.perf_counter() - started, 2)
+        returncode, seconds = run_logged(cmd, log)
         total += seconds
-        ok = proc.returncode == 0
+        ok = returncode == 0
         for seed in seeds:
             store.log("pretrain" if ok else "pretrain_failed", [*overrides, f"seed={seed}"],
                       seed, seeds=seeds, seconds=seconds, seed_batch=seed_batch,
