@@ -257,8 +257,8 @@ def table_markdown(table: dict[str, Any]) -> list[str]:
         + (f", missing: {', '.join(same['missing'])}" if same["missing"] else "")
         + ")."
         + (
-            " On a CPU the workers share the same cores, each run with as many threads as there"
-            " are cores, so all at once is slower there; the comparison is meant for a GPU."
+            " On a CPU the workers split the same cores (cores ÷ workers threads each), so all"
+            " at once gains little there; the comparison is meant for a GPU."
             if all(d.startswith("CPU") for d in [*seq["devices"], *par["devices"]])
             else ""
         ),

@@ -32,19 +32,28 @@ REPO = CONF_DIR.parent
 LAUNCHERS = ("local", "batch", "joblib", "submitit_slurm", "submitit_local")
 
 
-def _env() -> dict[str, str]:
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _env(jobs: int = 1) -> dict[str, str]:
     """The caller's environment, with the repository first on PYTHONPATH (never replaced:
     packages reachable only through the caller's PYTHONPATH, e.g. the GPU runbook's
-    ``/tmp/site``, stay importable by every launched run and worker)."""
+    ``/tmp/site``, stay importable by every launched run and worker). With ``jobs`` > 1
+    children at once, each gets its share of the CPU cores as its thread count (unless the
+    caller set one): N children with a thread per core each would slow every one down."""
     paths = [str(REPO), *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
     env.setdefault("WANDB_MODE", "offline")
+    if jobs > 1 and not any(v in os.environ for v in THREAD_VARIABLES):
+        share = str(max(1, (os.cpu_count() or 1) // jobs))
+        env.update(dict.fromkeys(THREAD_VARIABLES, share))
     return env
 
 
-def _popen(cmd: list[str], **kwargs) -> subprocess.Popen:
-    """A child in the repository with the caller's environment, killed if the harness dies."""
-    return subprocess.Popen(cmd, cwd=REPO, env=_env(), preexec_fn=child_preexec(), **kwargs)
+def _popen(cmd: list[str], jobs: int = 1, **kwargs) -> subprocess.Popen:
+    """A child in the repository with the caller's environment (its thread share when ``jobs``
+    children run at once), killed if the harness dies."""
+    return subprocess.Popen(cmd, cwd=REPO, env=_env(jobs), preexec_fn=child_preexec(), **kwargs)
 
 
 def run_logged(cmd: list[str], log: Path) -> tuple[int, float]:
@@ -143,7 +152,7 @@ def run_local(
         run_dir = store.run_dir(ovr, run.seed)
         cmd = [sys.executable, "-m", "src.run", *ovr, f"hydra.run.dir={run_dir}"]
         log = open(run_dir / "run.log", "w")
-        proc = _popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = _popen(cmd, jobs, stdout=log, stderr=subprocess.STDOUT)
         started.append(proc)
         store.log("start", ovr, run.seed, pid=proc.pid, **info)
         return _LocalSlot(proc, run, rest, log, time.perf_counter())
@@ -213,8 +222,8 @@ def run_batch(
             str(store.root),
             str(os.getpid()),
         ]
-        proc = _popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=worker_log,
-                      bufsize=0)  # fmt: skip
+        proc = _popen(cmd, n_workers, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                      stderr=worker_log, bufsize=0)  # fmt: skip
         worker = _Worker(proc, index)
         selector.register(proc.stdout, selectors.EVENT_READ, worker)  # type: ignore[arg-type]
         workers.append(worker)
