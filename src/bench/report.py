@@ -257,8 +257,9 @@ def table_markdown(table: dict[str, Any]) -> list[str]:
         + (f", missing: {', '.join(same['missing'])}" if same["missing"] else "")
         + ")."
         + (
-            " On a CPU the workers split the same cores (cores ÷ workers threads each), so all"
-            " at once gains little there; the comparison is meant for a GPU."
+            " On a CPU the workers split the cores (cores ÷ workers threads each; the run one"
+            " after the other used the same count, so the numbers compare), so all at once"
+            " gains little there; the comparison is meant for a GPU."
             if all(d.startswith("CPU") for d in [*seq["devices"], *par["devices"]])
             else ""
         ),

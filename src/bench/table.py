@@ -12,6 +12,7 @@ whether the seed groups run in turn or in parallel.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import time
 from dataclasses import dataclass
@@ -107,11 +108,33 @@ def compare(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def worker_threads(workers: int | None):
+    """Run what follows with the thread count each of ``workers`` parallel workers had (the
+    harness gives N workers cores ÷ N threads, :func:`src.reproduce.launch._env`): on a CPU
+    float rounding depends on it, so the one-after-the-other run compares number for number.
+    A caller's own setting is kept."""
+    from src.reproduce.launch import THREAD_VARIABLES
+
+    if not workers or workers <= 1 or any(v in os.environ for v in THREAD_VARIABLES):
+        yield
+        return
+    os.environ.update(
+        dict.fromkeys(THREAD_VARIABLES, str(max(1, (os.cpu_count() or 1) // workers)))
+    )
+    try:
+        yield
+    finally:
+        for v in THREAD_VARIABLES:
+            os.environ.pop(v, None)
+
+
 def bench_table(tb: TableBench, seeds: str, jobs: str, work: Path, launcher: str | None,
                 overrides: list[str], on_part=None, seed_batch: str = "auto") -> dict[str, Any]:  # fmt: skip
     """The table with all seed groups at once (``--jobs N --seed-batch auto``), then one after
-    the other (``--jobs 1 --seed-batch off``); each into a fresh store with a fresh SAE cache
-    (every SAE pretrained). ``on_part(out)`` after each, so a cut-off bench keeps the first."""
+    the other (``--jobs 1 --seed-batch off``, with the threads each parallel worker had); each
+    into a fresh store with a fresh SAE cache (every SAE pretrained). ``on_part(out)`` after
+    each, so a cut-off bench keeps the first."""
     out: dict[str, Any] = {"table": TABLE, "dataset": tb.dataset, "harness_profile": tb.profile,
                            "seeds": seeds, "launcher": launcher}  # fmt: skip
     for name, j, sb in (("parallel", jobs, seed_batch), ("sequential", "1", "off")):
@@ -120,7 +143,9 @@ def bench_table(tb: TableBench, seeds: str, jobs: str, work: Path, launcher: str
                           sb)  # fmt: skip
         print(f"bench table {TABLE} on {tb.dataset}, seeds {seeds}, --jobs {j} --seed-batch {sb}",
               flush=True)  # fmt: skip
-        out[name] = {"jobs_requested": j, "seed_batch": sb, **run_table(argv, here)}
+        workers = out["parallel"]["jobs"] if name == "sequential" else None
+        with worker_threads(workers):
+            out[name] = {"jobs_requested": j, "seed_batch": sb, **run_table(argv, here)}
         if on_part is not None:
             on_part(out)
     out["same_metrics"] = compare(out["sequential"], out["parallel"])
