@@ -84,6 +84,37 @@ def test_channels_last_runs_end_to_end_on_the_cpu(tmp_path):
     assert nhwc["metrics"]["acc"] > 0.25 and eager["metrics"]["acc"] > 0.25  # chance ≈ 0.1
 
 
+def test_a_failed_graph_capture_goes_on_eagerly_with_the_chunk_labels(tmp_path, monkeypatch):
+    """When a CUDA-graph capture fails, that step and the steps already planned against the
+    static chunk labels (here the batch's second augmentation repeat) run eagerly on those
+    labels, not on labels selected from the batch: the run equals one without graphs.
+    Simulated on the CPU: graphs switched on at every epoch start, every capture failing."""
+    import src.modules.dac as dac
+
+    class FailingCapture:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def __call__(self, packed: torch.Tensor) -> None:
+            raise RuntimeError("capture failed (simulated)")
+
+    repeats = "method.aug_repeats=2"  # a batch planned for graphs is taken twice
+    plain = run_cached(tmp_path, "plain", *CPU, *TINY_STAR, repeats)
+    start = DACModule.on_train_epoch_start
+
+    def graphs_on(self) -> None:
+        self.cuda_graphs = True
+        start(self)
+
+    monkeypatch.setattr(dac, "StepRunner", FailingCapture)
+    monkeypatch.setattr(DACModule, "on_train_epoch_start", graphs_on)
+    failed = run_cached(tmp_path, "failed", *CPU, *TINY_STAR, repeats)
+    assert failed["extra"]["fast_cuda_graphs"] is False
+    assert "capture failed (simulated)" in failed["extra"]["fast_cuda_graphs_note"]
+    assert failed["extra"]["steps"] == plain["extra"]["steps"] > 0
+    assert failed["metrics"] == plain["metrics"]
+
+
 def _batch_sizes_seen(net: nn.Module) -> list[int]:
     """The batch sizes the net's first BN normalises over from now on (a forward hook)."""
     seen: list[int] = []

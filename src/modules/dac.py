@@ -460,9 +460,10 @@ class DACModule(L.LightningModule):
         pairs = (st["target"][a][:, a], st["mask"][a][:, a])
         return self._loss(idx, pairs, st["selfs"][a])
 
-    def _graph_step(self, opt: torch.optim.Optimizer, idx: torch.Tensor, a) -> torch.Tensor:
+    def _graph_step(self, opt: torch.optim.Optimizer, idx: torch.Tensor, a) -> torch.Tensor | None:
         """One optimiser step replayed from the CUDA graph of its batch shape (online mode:
-        and of the thresholds in force, which the pair selection bakes in)."""
+        and of the thresholds in force, which the pair selection bakes in). ``None`` when the
+        capture failed: CUDA graphs are given up, and the caller takes the step eagerly."""
         key = (len(idx), self.current_thresholds() if self.targets == "online" else None)
         if key not in self._runners:
             if self.targets == "online":  # thresholds moved on: the old graphs are stale
@@ -476,11 +477,7 @@ class DACModule(L.LightningModule):
             log.warning("DAC: CUDA graph %s", self.graph_note)
             self.cuda_graphs = False
             self._runners.clear()
-            opt.zero_grad(set_to_none=True)
-            loss = self._graph_loss(packed)
-            loss.backward()
-            opt.step()
-            return loss.detach()
+            return None
         return self._runners[key].loss
 
     def training_step(self, batch, batch_idx):
@@ -491,11 +488,13 @@ class DACModule(L.LightningModule):
                 idx, a, pairs, selfs = next(self._plan)
             except StopIteration:
                 break
-            if self.cuda_graphs:
-                loss = self._graph_step(opt.optimizer, idx, a)
+            if self.cuda_graphs and (loss := self._graph_step(opt.optimizer, idx, a)) is not None:
                 self.steps_taken += 1
                 continue
-            loss = self._loss(idx, pairs, selfs)
+            if pairs is None and a is not None:  # planned for graphs: labels in static buffers
+                loss = self._graph_loss(torch.cat([idx, a]))
+            else:
+                loss = self._loss(idx, pairs, selfs)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             opt.step()
