@@ -111,21 +111,17 @@ def compare(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 @contextlib.contextmanager
 def worker_threads(workers: int | None):
     """Run what follows with the thread count each of ``workers`` parallel workers had (the
-    harness gives N workers cores ÷ N threads, :func:`src.reproduce.launch._env`): on a CPU
+    harness gives N workers cores ÷ N threads, :func:`src.reproduce.launch.thread_share`): on a CPU
     float rounding depends on it, so the one-after-the-other run compares number for number.
     A caller's own setting is kept."""
-    from src.reproduce.launch import THREAD_VARIABLES
+    from src.reproduce.launch import thread_share
 
-    if not workers or workers <= 1 or any(v in os.environ for v in THREAD_VARIABLES):
-        yield
-        return
-    os.environ.update(
-        dict.fromkeys(THREAD_VARIABLES, str(max(1, (os.cpu_count() or 1) // workers)))
-    )
+    share = thread_share(workers)
+    os.environ.update(share)
     try:
         yield
     finally:
-        for v in THREAD_VARIABLES:
+        for v in share:
             os.environ.pop(v, None)
 
 

@@ -44,10 +44,16 @@ def _env(jobs: int = 1) -> dict[str, str]:
     paths = [str(REPO), *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
     env.setdefault("WANDB_MODE", "offline")
-    if jobs > 1 and not any(v in os.environ for v in THREAD_VARIABLES):
-        share = str(max(1, (os.cpu_count() or 1) // jobs))
-        env.update(dict.fromkeys(THREAD_VARIABLES, share))
+    env.update(thread_share(jobs))
     return env
+
+
+def thread_share(jobs: int | None) -> dict[str, str]:
+    """The thread variables for one of ``jobs`` processes at once: cores ÷ jobs each, or none
+    for one process or when the caller set them."""
+    if not jobs or jobs <= 1 or any(v in os.environ for v in THREAD_VARIABLES):
+        return {}
+    return dict.fromkeys(THREAD_VARIABLES, str(max(1, (os.cpu_count() or 1) // jobs)))
 
 
 def _popen(cmd: list[str], jobs: int = 1, **kwargs) -> subprocess.Popen:
