@@ -16,12 +16,14 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from omegaconf import DictConfig
+
+from src.errors import UserError
 
 # Lightning's per-fit chatter (device banner, tips) and warnings that do not apply here: the
 # loader only carries chunk numbers, so workers and logging intervals are irrelevant.
@@ -50,7 +52,7 @@ class FastOptions:
     eval_batch_size: int = CPU_EVAL_BATCH
     channels_last: bool = False  # ConvNets and their inputs in NHWC memory format
     compile: bool = False  # torch.compile of the training forward (DAC)
-    amp: bool = False  # bf16 autocast of the training forward (CUDA only; DAC)
+    amp: bool = False  # bf16 autocast of the training forwards (SAE stages, DEC, DAC)
 
 
 def _flag(value: Any, on_gpu: bool) -> bool:
@@ -58,8 +60,10 @@ def _flag(value: Any, on_gpu: bool) -> bool:
 
 
 def resolve_fast(fast_cfg: DictConfig | dict | None, device: torch.device) -> FastOptions:
-    """``auto`` → on for CUDA and off for CPU; CUDA graphs and AMP are forced off without
-    CUDA. ``compile`` and ``amp`` default to off (``amp`` changes the arithmetic)."""
+    """``auto`` → on for CUDA and off for CPU; CUDA graphs are forced off without CUDA.
+    ``compile`` and ``amp`` default to off. ``amp=auto`` resolves to off too: bf16 changes the
+    arithmetic, and it becomes a default only once the accuracy check has shown it changes
+    nothing. ``amp=true`` on a device without fast bf16 raises :class:`UnsupportedPrecision`."""
     cfg = dict(fast_cfg or {})
     on_gpu = device.type == "cuda"
     spc = cfg.get("steps_per_call", "auto")
@@ -76,8 +80,46 @@ def resolve_fast(fast_cfg: DictConfig | dict | None, device: torch.device) -> Fa
         else int(ebs),
         channels_last=_flag(cfg.get("channels_last", "auto"), on_gpu),
         compile=_flag(cfg.get("compile", False), on_gpu),
-        amp=_flag(cfg.get("amp", False), on_gpu) and on_gpu,
+        amp=_amp(cfg.get("amp", False), device),
     )
+
+
+class UnsupportedPrecision(UserError):
+    """bf16 asked for on a device without fast bf16 arithmetic."""
+
+
+def has_fast_bf16(device: torch.device) -> bool:
+    """bf16 matmuls run faster than fp32 here: a bf16-capable CUDA GPU, or a CPU with AMX or
+    AVX512-BF16 units (the oneDNN kernels autocast uses)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    return False
+
+
+def _amp(value: Any, device: torch.device) -> bool:
+    if value in ("auto", None) or not bool(value):
+        return False
+    if not has_fast_bf16(device):
+        raise UnsupportedPrecision(
+            f"fast.amp=true asks for bf16, but this {device.type} has no fast bf16 arithmetic "
+            "(CPU: AMX or AVX512-BF16; CUDA: Ampere or newer); use fast.amp=false"
+        )
+    return True
+
+
+def precision(fast: FastOptions) -> str:
+    """The training arithmetic a run records: ``bf16`` (autocast) or ``fp32``."""
+    return "bf16" if fast.amp else "fp32"
+
+
+def autocast(fast: FastOptions, device: torch.device, cache: bool = True):
+    """bf16 autocast of a forward when ``fast.amp`` (weights stay fp32 masters; callers take
+    their losses, softmaxes and distances in fp32), else a no-op context."""
+    if not fast.amp:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
 
 
 def apply_tf32(opts: FastOptions) -> None:

@@ -23,7 +23,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from src.data.base import ClusterData
-from src.fast import FastOptions, chunk_plan, fit_chunks
+from src.fast import FastOptions, chunk_plan, fit_chunks, precision
 from src.guard import check_finite_tensors, first_non_finite
 from src.io_utils import atomic_torch_save
 from src.methods.base import RunContext
@@ -45,8 +45,12 @@ def data_digest(x: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def sae_cache_key(data: ClusterData, seed: int, arch: DictConfig, pretrain: DictConfig) -> str:
-    """The key of a pretrained SAE: data identity, seed, architecture and schedule."""
+def sae_cache_key(
+    data: ClusterData, seed: int, arch: DictConfig, pretrain: DictConfig, precision: str = "fp32"
+) -> str:
+    """The key of a pretrained SAE: data identity, seed, architecture, schedule and the
+    training arithmetic (only a non-fp32 precision enters the hash, so fp32 keys are those
+    of caches written before the switch existed)."""
     payload = {
         "version": CACHE_VERSION,
         "dataset": data.name,
@@ -56,6 +60,8 @@ def sae_cache_key(data: ClusterData, seed: int, arch: DictConfig, pretrain: Dict
         "arch": OmegaConf.to_container(arch, resolve=True),
         "pretrain": OmegaConf.to_container(pretrain, resolve=True),
     }
+    if precision != "fp32":
+        payload["precision"] = precision
     blob = json.dumps(payload, sort_keys=True).encode()
     return f"{data.name}-{hashlib.sha256(blob).hexdigest()[:20]}"
 
@@ -202,7 +208,10 @@ def pretrained_saes(
     its own run looks up (``sae_cache_key`` of its data, seed, arch and schedule)."""
     if any(c.arch != cfgs[0].arch or c.pretrain != cfgs[0].pretrain for c in cfgs):
         raise ValueError("SAEs pretrained together need one arch and one pretrain schedule")
-    keys = [sae_cache_key(d, c.seed, c.arch, c.pretrain) for c, d in zip(cfgs, datas, strict=True)]
+    keys = [
+        sae_cache_key(d, c.seed, c.arch, c.pretrain, precision(fast))
+        for c, d in zip(cfgs, datas, strict=True)
+    ]
     paths = [Path(ctx.cache_dir) / "sae" / f"{key}.pt" for key in keys]
     use_cache = bool(cfgs[0].pretrain.get("cache", True))
     device = xs[0].device

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
@@ -19,6 +20,7 @@ from src.config_groups import check_choice, groups
 from src.data import ClusterData, build_data
 from src.data.preprocess import preprocess_summary
 from src.errors import UserError, exit_with
+from src.fast import precision, resolve_fast
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
@@ -49,6 +51,13 @@ def run_dir_of(cfg: DictConfig) -> Path:
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
     return Path(cfg.get("run_dir") or "outputs/runs/manual")
+
+
+def run_precision(cfg: DictConfig, out: MethodOutput) -> str:
+    """The training arithmetic of a run (``fp32`` for methods without a torch device)."""
+    if not out.device:
+        return "fp32"
+    return precision(resolve_fast(cfg.get("fast"), torch.device(out.device)))
 
 
 def summary_line(name: str, result: dict[str, Any], data: ClusterData, k: int, seed: int) -> str:
@@ -167,6 +176,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
             "extra": out.extra,
             "wall_time_s": {**timer.seconds, "total": time.perf_counter() - started},
             "device": device_name(out.device),
+            "precision": run_precision(cfg, out),
             "commit": commit,
             "date": now_iso(),
             "command": " ".join(["python -m src.run", *sys.argv[1:]]),

@@ -20,7 +20,6 @@ VARIANTS: dict[str, str | None] = {
 }
 NOT_ON_CPU = {
     "graphs": "CUDA only",
-    "amp": "CUDA only",
     "compile": "not run on the CPU (minutes of Inductor compile on a few cores)",
 }
 SWITCH_KEYS = ("channels_last", "cuda_graphs", "compile", "amp")
@@ -37,6 +36,10 @@ def variant_overrides(name: str) -> list[str]:
 
 def skipped_reason(name: str, device: torch.device) -> str | None:
     """Why a variant is not run on this device (None: it runs)."""
+    from src.fast import has_fast_bf16
+
+    if name == "amp" and not has_fast_bf16(device):
+        return f"no fast bf16 on this {device.type}"
     return NOT_ON_CPU.get(name) if device.type != "cuda" else None
 
 

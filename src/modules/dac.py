@@ -28,7 +28,7 @@ per-chunk finiteness check and the per-epoch statistics.
 
 Speed switches (``fast:``, :class:`src.fast.FastOptions`), none of which changes the algorithm:
 ``channels_last`` (the ConvNet and its inputs in NHWC), ``compile`` (``torch.compile`` of the
-training forward), ``amp`` (bf16 autocast of the training forward, CUDA only) and
+training forward), ``amp`` (bf16 autocast of the training forward and label passes) and
 ``cuda_graphs`` (each optimiser step replayed from a CUDA graph per batch shape; the chunk's
 labels sit in static buffers that the graph gathers from). Eval-mode passes use
 ``fast.eval_batch_size`` only where the prediction is batch-independent (running-statistics
@@ -38,7 +38,6 @@ predictions), since there the batch is part of the computation.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
 from collections.abc import Iterator
@@ -52,7 +51,7 @@ from torch import nn
 
 from src.augment import build_augment
 from src.errors import UserError
-from src.fast import FastOptions, StepRunner, resolve_fast
+from src.fast import FastOptions, StepRunner, autocast, resolve_fast
 from src.guard import DivergenceGuard
 from src.models.convnets import batch_independent_eval, label_features
 
@@ -165,15 +164,18 @@ def predict_features(
     batch_size: int,
     bn_mode: str = "eval",
     channels_last: bool = False,
+    bf16: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(softmax probabilities, label features) of every image, in consecutive batches of
     ``batch_size`` (Keras ``predict``: with batch-statistics BN each batch is normalised over
-    itself) on x's device. ``bn_mode``: ``eval`` or ``train`` mode of the net while predicting."""
+    itself) on x's device. ``bn_mode``: ``eval`` or ``train`` mode of the net while predicting.
+    ``bf16``: the net under bf16 autocast; softmax and label features in fp32."""
     was_training = net.training
     net.train(bn_mode == "train")
     probs, feats = [], []
     for part in keras_batches(len(x), batch_size):
-        logits = net(as_input(x[part], channels_last))
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = net(as_input(x[part], channels_last)).float()
         probs.append(torch.softmax(logits, 1))
         feats.append(label_features(logits))
     net.train(was_training)
@@ -334,7 +336,7 @@ class DACModule(L.LightningModule):
     def predict(self, x: torch.Tensor, bn_mode: str, configured: int):
         """(probs, label features) of ``x`` in batches of :meth:`pass_batch_size`."""
         bs = self.pass_batch_size(bn_mode, configured)
-        return predict_features(self.net, x, bs, bn_mode, self.channels_last)
+        return predict_features(self.net, x, bs, bn_mode, self.channels_last, self.fast.amp)
 
     def predict_all(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(probs, label features) of the whole data set (eval-mode BN).
@@ -399,12 +401,7 @@ class DACModule(L.LightningModule):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """The training forward: pre-softmax scores in float32 (bf16 autocast with ``amp``)."""
-        amp = (
-            torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not self.cuda_graphs)
-            if self.fast.amp
-            else contextlib.nullcontext()
-        )
-        with amp:
+        with autocast(self.fast, self.x.device, cache=not self.cuda_graphs):
             logits = self._train_net(as_input(x, self.channels_last))
         return logits.float()
 

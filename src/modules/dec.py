@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
-from src.fast import BatchStream, FastOptions, StepRunner, batched, make_optimizer
+from src.fast import BatchStream, FastOptions, StepRunner, autocast, batched, make_optimizer
 from src.guard import DEFAULT_EVERY, DivergenceGuard
 from src.models.sae import SAE
 
@@ -55,6 +55,7 @@ class DECModule(L.LightningModule):
         fast = fast or FastOptions()
         self.x = x
         self.alpha = float(alpha)
+        self.fast = fast
         self.eval_batch_size = fast.eval_batch_size
         self.encoder = Encoder(sae).to(x.device)
         self.centroids = nn.Parameter(centroids.detach().clone().to(x.device))
@@ -85,7 +86,8 @@ class DECModule(L.LightningModule):
         """Embeddings of every sample, in large batches."""
         if self.fixed_z is not None:
             return self.fixed_z
-        return batched(self.encoder, self.x, self.eval_batch_size)
+        with autocast(self.fast, self.x.device):
+            return batched(self.encoder, self.x, self.eval_batch_size).float()
 
     @torch.no_grad()
     def soft_all(self) -> torch.Tensor:
@@ -112,7 +114,8 @@ class DECModule(L.LightningModule):
         if self.fixed_z is not None:
             z = self.fixed_z.index_select(0, idx)
         else:
-            z = self.encoder(self.x.index_select(0, idx))
+            with autocast(self.fast, self.x.device, cache=not self.fast.cuda_graphs):
+                z = self.encoder(self.x.index_select(0, idx)).float()
         q = soft_assignment(z, self.centroids, self.alpha)
         return kl_divergence(self.p.index_select(0, idx), q)
 

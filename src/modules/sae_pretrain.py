@@ -32,7 +32,7 @@ import torch
 from omegaconf import DictConfig
 from torch.nn import functional as F
 
-from src.fast import BatchStream, FastOptions, StepRunner, make_optimizer
+from src.fast import BatchStream, FastOptions, StepRunner, autocast, make_optimizer
 from src.guard import DEFAULT_EVERY, DivergenceGuard
 from src.models.sae import SAE, SAEStack
 
@@ -45,8 +45,9 @@ def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, reduction: st
     ``caffe_sum``: Caffe's EuclideanLoss, Σ over batch and dimensions of (x̂ − x)² / (2·batch).
 
     Reduced over the last two axes (batch, features): a scalar for ``[B, d]``, one loss per
-    member for a stack's ``[S, B, d]``.
+    member for a stack's ``[S, B, d]``. Always in fp32 (a bf16 ``recon`` is cast first).
     """
+    recon = recon.float()
     if reduction == "mean":
         return (recon - target).pow(2).mean(dim=(-2, -1))
     if reduction == "caffe_sum":
@@ -73,7 +74,8 @@ def dropout(
 
     def draw(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         # uniform draws compared with p: twice as fast as bernoulli_ on the CPU, same law
-        u = torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+        # drawn in fp32 whatever the activations' dtype: bf16 autocast keeps the same masks
+        u = torch.rand(like.shape, generator=generator, device=like.device)
         return (u >= p).to(like.dtype)
 
     if len(members) == 1:  # one draw of B·d numbers either way: the same mask as in a stack
@@ -237,6 +239,7 @@ class SAEPretrainModule(L.LightningModule):
                 f"unknown pretrain.reduction '{self.reduction}'; choose one of {REDUCTIONS}"
             )
         device = x.device
+        self.fast = fast
         self.inputs = stage_inputs(stack, x, stage.layer, fast.eval_batch_size)
         for p in stack.parameters():
             p.requires_grad_(False)
@@ -282,10 +285,11 @@ class SAEPretrainModule(L.LightningModule):
         member's gradient is its own loss's."""
         xb = self.inputs[self.member_index, idx.view(len(self.seeds), self.batch_size)]
         s = self.stage
-        losses = stage_loss(
-            self.sae, xb, s.layer, s.input_dropout, s.hidden_dropout, self.reduction,
-            self.generators,
-        )  # fmt: skip
+        with autocast(self.fast, xb.device, cache=not self.fast.cuda_graphs):
+            losses = stage_loss(
+                self.sae, xb, s.layer, s.input_dropout, s.hidden_dropout, self.reduction,
+                self.generators,
+            )  # fmt: skip
         self.losses = losses.detach()
         return losses.sum()
 
