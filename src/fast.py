@@ -114,10 +114,10 @@ def precision(fast: FastOptions) -> str:
     return "bf16" if fast.amp else "fp32"
 
 
-def autocast(fast: FastOptions, device: torch.device, cache: bool = True):
-    """bf16 autocast of a forward when ``fast.amp`` (weights stay fp32 masters; callers take
-    their losses, softmaxes and distances in fp32), else a no-op context."""
-    if not fast.amp:
+def autocast(bf16: bool, device: torch.device, cache: bool = True):
+    """bf16 autocast of a forward when ``bf16`` (``fast.amp``; weights stay fp32 masters,
+    callers take their losses, softmaxes and distances in fp32), else a no-op context."""
+    if not bf16:
         return nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
 

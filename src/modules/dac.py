@@ -174,7 +174,7 @@ def predict_features(
     net.train(bn_mode == "train")
     probs, feats = [], []
     for part in keras_batches(len(x), batch_size):
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        with autocast(bf16, x.device):
             logits = net(as_input(x[part], channels_last)).float()
         probs.append(torch.softmax(logits, 1))
         feats.append(label_features(logits))
@@ -401,7 +401,7 @@ class DACModule(L.LightningModule):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """The training forward: pre-softmax scores in float32 (bf16 autocast with ``amp``)."""
-        with autocast(self.fast, self.x.device, cache=not self.cuda_graphs):
+        with autocast(self.fast.amp, self.x.device, cache=not self.cuda_graphs):
             logits = self._train_net(as_input(x, self.channels_last))
         return logits.float()
 

@@ -86,7 +86,7 @@ class DECModule(L.LightningModule):
         """Embeddings of every sample, in large batches."""
         if self.fixed_z is not None:
             return self.fixed_z
-        with autocast(self.fast, self.x.device):
+        with autocast(self.fast.amp, self.x.device):
             return batched(self.encoder, self.x, self.eval_batch_size).float()
 
     @torch.no_grad()
@@ -114,7 +114,7 @@ class DECModule(L.LightningModule):
         if self.fixed_z is not None:
             z = self.fixed_z.index_select(0, idx)
         else:
-            with autocast(self.fast, self.x.device, cache=not self.fast.cuda_graphs):
+            with autocast(self.fast.amp, self.x.device, cache=not self.fast.cuda_graphs):
                 z = self.encoder(self.x.index_select(0, idx)).float()
         q = soft_assignment(z, self.centroids, self.alpha)
         return kl_divergence(self.p.index_select(0, idx), q)

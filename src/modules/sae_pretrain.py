@@ -285,7 +285,7 @@ class SAEPretrainModule(L.LightningModule):
         member's gradient is its own loss's."""
         xb = self.inputs[self.member_index, idx.view(len(self.seeds), self.batch_size)]
         s = self.stage
-        with autocast(self.fast, xb.device, cache=not self.fast.cuda_graphs):
+        with autocast(self.fast.amp, xb.device, cache=not self.fast.cuda_graphs):
             losses = stage_loss(
                 self.sae, xb, s.layer, s.input_dropout, s.hidden_dropout, self.reduction,
                 self.generators,
