@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from src.bench.floor import gemm_peaks
 from src.bench.framework import compose_config, phases_of, run_framework
 from src.bench.handwritten import HandTiming, hand_written_dac, hand_written_dec
 from src.bench.profiles import COMMON, PARTS, PROFILES, Profile
@@ -27,6 +28,7 @@ from src.bench.report import checks, device_slug, run_record, write_outputs
 from src.bench.table import bench_table
 from src.bench.variants import VARIANTS, run_variants
 from src.errors import UserError, exit_with
+from src.fast import resolve_fast
 from src.provenance import device_name, environment, git_commit, now_iso
 from src.reproduce.launch import LAUNCHERS
 from src.reproduce.seed_batch import parse_seed_batch
@@ -142,9 +144,12 @@ def hand_timings(
 
     cfg = compose_config(overrides)
     data = build_data(cfg)
+    fast = resolve_fast(cfg.get("fast"), device)  # the run's precision and memory format
     if method == "dec":
-        return hand_written_dec(cfg, to_device(data.features(), device), k, iters, warmup)
-    return hand_written_dac(cfg, to_device(data.images(), device), k, iters, warmup)
+        x = to_device(data.features(), device)
+        return hand_written_dec(cfg, x, k, iters, warmup, fast.amp)
+    images = to_device(data.images(), device)
+    return hand_written_dac(cfg, images, k, iters, warmup, fast.amp, fast.channels_last)
 
 
 def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
@@ -193,6 +198,7 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
         "variant_overrides": list(profile.variant_overrides),
         "table": None,
         "complete": False,
+        "gemm_gflop_s": gemm_peaks(device),  # the floor's denominator, measured now
     }
 
     def save(complete: bool = False) -> None:
@@ -237,7 +243,8 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
                     "settings": hand_settings(device),
                     "phases": {k: vars(v) for k, v in hand.items()},
                 }
-            runs.append(run_record(result, phases_of(result), hand, overrides, execute_s))
+            peak = record["gemm_gflop_s"].get(result.get("precision", "fp32"), {}).get("peak")
+            runs.append(run_record(result, phases_of(result), hand, overrides, execute_s, peak))
             save()
         if method != "dec" and variants:
             record["variants"][method] = run_variants(

@@ -51,7 +51,7 @@ class FastOptions:
     tf32: bool = False
     eval_batch_size: int = CPU_EVAL_BATCH
     channels_last: bool = False  # ConvNets and their inputs in NHWC memory format
-    compile: bool = False  # torch.compile of the training forward (DAC)
+    compile: bool = False  # torch.compile of the training forwards (SAE stages, DEC, DAC)
     amp: bool = False  # bf16 autocast of the training forwards (SAE stages, DEC, DAC)
 
 
@@ -122,6 +122,12 @@ def autocast(bf16: bool, device: torch.device, cache: bool = True):
     return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
 
 
+def compiled(fn: Callable[..., Any], fast: FastOptions) -> Callable[..., Any]:
+    """``torch.compile(fn)`` when ``fast.compile`` (Inductor; its compile time is part of the
+    phase that first calls it), else ``fn`` itself."""
+    return torch.compile(fn) if fast.compile else fn
+
+
 def apply_tf32(opts: FastOptions) -> None:
     """TF32 matmuls/convolutions on Ampere+ GPUs (a no-op for the CPU maths)."""
     if torch.cuda.is_available():
@@ -137,8 +143,10 @@ def make_optimizer(
     weight_decay: float = 0.0,
     fast: FastOptions = FastOptions(),
 ) -> torch.optim.Optimizer:
-    """SGD (momentum) or Adam, fused when ``fast.fused_optimizer`` (same update rule)."""
-    impl: dict[str, Any] = {"fused": True} if fast.fused_optimizer else {}
+    """SGD (momentum) or Adam, fused when ``fast.fused_optimizer`` (same update rule, float
+    rounding may differ), else ``foreach`` (multi-tensor kernels: no Python loop over the
+    parameters, and the arithmetic of the per-parameter loop bit for bit)."""
+    impl: dict[str, Any] = {"fused": True} if fast.fused_optimizer else {"foreach": True}
     if kind == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, **impl)
     if kind == "adam":

@@ -11,6 +11,7 @@ import torch
 from omegaconf import OmegaConf
 
 from scripts.bench import main
+from src.bench.floor import count_flops
 from src.bench.framework import compose_config
 from src.bench.handwritten import (
     Indices,
@@ -73,6 +74,36 @@ def test_hand_written_chunk_step_computes_the_framework_labels_and_loss(recipe):
     torch.testing.assert_close(got, module._loss(a, sub, None))
     # steps per chunk: 5 passes over 24 images in batches of 128 → one batch each
     assert dac_chunk_loop(images, cfg, 10, seed=0)(1) == 5 == module.steps_per_epoch() // 2
+
+
+def test_flops_of_a_step_are_the_hand_count():
+    # y = x W^T + b, x without grad: forward 2·B·i·o, weight gradient 2·B·i·o (no input grad);
+    # a second layer gets its input's gradient too: 3 × 2·B·h·o
+    b, i, h, o = 8, 5, 7, 3
+    one = torch.nn.Linear(i, o)
+    assert count_flops(lambda: one(torch.rand(b, i)).sum().backward()) == 4 * b * i * o
+    two = torch.nn.Sequential(torch.nn.Linear(i, h), torch.nn.ReLU(), torch.nn.Linear(h, o))
+    flops = count_flops(lambda: two(torch.rand(b, i)).sum().backward())
+    assert flops == 4 * b * i * h + 6 * b * h * o
+
+
+@pytest.mark.skipif(not torch.cpu._is_avx512_bf16_supported(), reason="no fast bf16 on this CPU")
+def test_hand_written_bf16_sae_step_computes_the_framework_bf16_loss():
+    from src.modules.sae_pretrain import precision_stage_loss
+
+    drop = ["pretrain.input_dropout=0", "pretrain.hidden_dropout=0"]
+    cfg = compose_config(["dataset=digits", "arch.init_std=0.3", *drop])  # outputs far from 0
+    x = torch.rand(40, 64)
+    idx = torch.arange(0, 40, 3)
+    for layer in (None, 1):
+        s = sae_stage_setup(x, cfg.arch, cfg.pretrain, layer, seed=5, graph=False, bf16=True)
+        torch.manual_seed(5)
+        sae = build_sae(64, cfg.arch)
+        inputs = x if not layer else sae.encode_below(x, layer)
+        want = precision_stage_loss(True, True, sae, inputs[idx], layer, 0.0, 0.0, "mean")
+        fp32 = stage_loss(sae, inputs[idx], layer, 0.0, 0.0, "mean")
+        torch.testing.assert_close(s.step(idx), want)
+        assert not torch.equal(want, fp32)  # the bf16 step really is another arithmetic
 
 
 def test_indices_are_full_batches_of_fresh_permutations():
@@ -170,10 +201,14 @@ def test_smoke_profile_writes_json_and_markdown(tmp_path, monkeypatch):
     assert len(trained) == 8 and record["table"] is None
     for p in trained:
         assert p["ratio"] > 0 and p["hand_eager_it_per_s"] > 0 and p["hand_graph_it_per_s"] is None
+        assert p["gflop_per_it"] > 0 and p["floor_it_per_s"] > 0 and p["of_floor"] > 0
+    assert record["gemm_gflop_s"]["fp32"]["peak"] > 0 and "bf16" not in record["gemm_gflop_s"]
+    assert all(r["precision"] == "fp32" for r in record["runs"])
     for r in record["runs"]:
         assert 0 <= r["metrics"]["acc"] <= 1 and r["end_to_end_s"] > 0
     md = (out / "smoke-cpu-dec-dac-dac_star.md").read_text()
     assert record["commit"] in md and "| pretrain_layer0 | 20 |" in md and "## DAC on digits" in md
+    assert "| floor it/s | ÷ floor |" in md and "GEMM throughput measured" in md
     assert "## DAC* on digits" in md
     # DAC's switches per run, and the variants: eager and channels_last run, amp skipped
     assert runs["dac_star"]["fast"]["channels_last"] is False and "Switches: " in md

@@ -27,8 +27,12 @@ Steps timed (``HandTiming`` per framework phase):
   cos > th), RMSprop. Timed over whole chunks, eagerly (the last batch's size differs, so no
   single CUDA graph); the framework's per-epoch whole-set prediction is not in it.
 
+Precision: the framework run's. With ``bf16`` the networks' forwards run under bf16 autocast
+(fp32 weights, losses in fp32); with ``channels_last`` the ConvNet and its images are NHWC.
+
 Timing: ``warmup`` untimed iterations, then ``iterations`` timed ones between two device
-synchronisations. The hand-written loop does not stop by a rule: it runs a fixed count.
+synchronisations. The hand-written loop does not stop by a rule: it runs a fixed count. Each
+timing also counts one step's FLOPs (``src.bench.floor``): the hardware floor's numerator.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from src.augment import build_augment
+from src.bench.floor import count_flops
 from src.dec_math import kl_divergence, soft_assignment, target_distribution
 from src.models.convnets import build_convnet, label_features
 from src.models.sae import SAE, build_sae
@@ -63,6 +68,7 @@ class HandTiming:
     warmup: int
     eager_it_s: float
     graph_it_s: float | None = None
+    flops_per_it: float | None = None  # forward + backward (+ a chunk's label pass, shared)
 
     @property
     def best_it_s(self) -> float:
@@ -96,6 +102,11 @@ class Indices:
             self.pos = 0
         self.pos += self.b
         return self.perm[self.pos - self.b : self.pos]
+
+
+def _bf16(enabled: bool, device: torch.device):
+    """bf16 autocast of a network forward when ``enabled`` (a no-op context otherwise)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def _sync(device: torch.device) -> None:
@@ -165,15 +176,16 @@ def time_step(
     seed: int,
 ) -> HandTiming:
     """Time a fresh ``make(graph)`` setup eagerly and, on CUDA, as a captured graph."""
-    eager = eager_rate(
-        make(False), Indices(n, batch_size, device, seed), iterations, warmup, device
-    )
+    setup = make(False)
+    batches = Indices(n, batch_size, device, seed)
+    flops = count_flops(lambda: setup.step(batches.next()).backward())
+    eager = eager_rate(setup, batches, iterations, warmup, device)
     graph = None
     if device.type == "cuda":
         graph = graph_rate(
             make(True), Indices(n, batch_size, device, seed), iterations, warmup, device
         )
-    return HandTiming(phase, iterations, warmup, eager, graph)
+    return HandTiming(phase, iterations, warmup, eager, graph, flops)
 
 
 def _optimizer(
@@ -204,7 +216,13 @@ def _recon_loss(recon: torch.Tensor, target: torch.Tensor, reduction: str) -> to
 
 
 def sae_stage_setup(
-    x: torch.Tensor, arch: DictConfig, pre: DictConfig, layer: int | None, seed: int, graph: bool
+    x: torch.Tensor,
+    arch: DictConfig,
+    pre: DictConfig,
+    layer: int | None,
+    seed: int,
+    graph: bool,
+    bf16: bool = False,
 ) -> Setup:
     """Greedy denoising layer ``layer`` of a fresh SAE, or fine-tuning (``layer=None``)."""
     torch.manual_seed(seed)
@@ -218,7 +236,9 @@ def sae_stage_setup(
 
         def step(idx: torch.Tensor) -> torch.Tensor:
             xb = x[idx]
-            return _recon_loss(sae(xb), xb, reduction)
+            with _bf16(bf16, xb.device):
+                recon = sae(xb)
+            return _recon_loss(recon.float(), xb, reduction)
 
     else:
         with torch.no_grad():
@@ -232,13 +252,14 @@ def sae_stage_setup(
 
         def step(idx: torch.Tensor) -> torch.Tensor:
             xb = inputs[idx]
-            h = enc(F.dropout(xb, p_in) if layer > 0 else xb)
-            if layer < last:
-                h = F.dropout(F.relu(h), p_hid)
-            r = dec(h)
-            if layer > 0:
-                r = F.relu(r)
-            return _recon_loss(r, xb, reduction)
+            with _bf16(bf16, xb.device):
+                h = enc(F.dropout(xb, p_in) if layer > 0 else xb)
+                if layer < last:
+                    h = F.dropout(F.relu(h), p_hid)
+                r = dec(h)
+                if layer > 0:
+                    r = F.relu(r)
+            return _recon_loss(r.float(), xb, reduction)
 
     for p in params:
         p.requires_grad_(True)
@@ -247,7 +268,13 @@ def sae_stage_setup(
 
 
 def dec_setup(
-    x: torch.Tensor, arch: DictConfig, m: DictConfig, k: int, seed: int, graph: bool
+    x: torch.Tensor,
+    arch: DictConfig,
+    m: DictConfig,
+    k: int,
+    seed: int,
+    graph: bool,
+    bf16: bool = False,
 ) -> Setup:
     """DEC's KL phase on a fresh encoder, centroids at k random embeddings (speed does not
     depend on where they start)."""
@@ -285,17 +312,44 @@ def dec_setup(
             update_target()
 
     def step(idx: torch.Tensor) -> torch.Tensor:
-        return kl_divergence(p[idx], soft_assignment(encode(x[idx]), mu, alpha))
+        with _bf16(bf16, x.device):
+            z = encode(x[idx])
+        return kl_divergence(p[idx], soft_assignment(z.float(), mu, alpha))
 
     params = [mu, *encoder.parameters()]
     return Setup(step, _optimizer("sgd", params, m, x.device, graph, float(m.lr)), hook)
 
 
-def dac_setup(images: torch.Tensor, cfg: DictConfig, k: int, seed: int, graph: bool) -> Setup:
+def _convnet(images: torch.Tensor, cfg: DictConfig, k: int, channels_last: bool) -> nn.Module:
+    net = build_convnet(cfg.arch, images.shape[1:], k).to(images.device).train()
+    return net.to(memory_format=torch.channels_last) if channels_last else net
+
+
+def _nhwc(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def _features(net: nn.Module, xb: torch.Tensor, bf16: bool) -> torch.Tensor:
+    """The constraint layer's features in fp32, the ConvNet under bf16 autocast if asked."""
+    with _bf16(bf16, xb.device):
+        out = net(xb)
+    return label_features(out.float())
+
+
+def dac_setup(
+    images: torch.Tensor,
+    cfg: DictConfig,
+    k: int,
+    seed: int,
+    graph: bool,
+    bf16: bool = False,
+    channels_last: bool = False,
+) -> Setup:
     """One DAC step (online targets) at the thresholds the run starts with."""
     m = cfg.method
     torch.manual_seed(seed)
-    net = build_convnet(cfg.arch, images.shape[1:], k).to(images.device).train()
+    net = _convnet(images, cfg, k, channels_last)
+    images = _nhwc(images, channels_last)
     augment = build_augment(m.augment)
     if str(m.selection) == "adaptive":
         lam = float(m.lambda_start)
@@ -307,7 +361,7 @@ def dac_setup(images: torch.Tensor, cfg: DictConfig, k: int, seed: int, graph: b
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         xb = images[idx]
-        feats = label_features(net(augment(xb) if len(augment) else xb))
+        feats = _features(net, augment(xb) if len(augment) else xb, bf16)
         sim = feats @ feats.T
         s = sim.detach()
         target = (s >= upper).to(sim.dtype)
@@ -324,7 +378,7 @@ def dac_setup(images: torch.Tensor, cfg: DictConfig, k: int, seed: int, graph: b
 
 
 def hand_written_dec(
-    cfg: DictConfig, x: torch.Tensor, k: int, iterations: int, warmup: int
+    cfg: DictConfig, x: torch.Tensor, k: int, iterations: int, warmup: int, bf16: bool = False
 ) -> dict[str, HandTiming]:
     """Hand-written timings of every DEC training phase the config runs, by phase name."""
     pre, m, seed = cfg.pretrain, cfg.method, int(cfg.seed)
@@ -337,12 +391,12 @@ def hand_written_dec(
     for phase, layer in phases:
 
         def make(graph: bool, layer=layer) -> Setup:
-            return sae_stage_setup(x, cfg.arch, pre, layer, seed, graph)
+            return sae_stage_setup(x, cfg.arch, pre, layer, seed, graph, bf16)
 
         out[phase] = time_step(phase, make, n, b_pre, x.device, iterations, warmup, seed)
     out["dec"] = time_step(
         "dec",
-        lambda graph: dec_setup(x, cfg.arch, m, k, seed, graph),
+        lambda graph: dec_setup(x, cfg.arch, m, k, seed, graph, bf16),
         n,
         int(m.batch_size),
         x.device,
@@ -364,21 +418,26 @@ def _pair_targets(s: torch.Tensor, m: DictConfig) -> tuple[torch.Tensor, torch.T
 
 @torch.no_grad()
 def dac_chunk_labels(
-    net: nn.Module, xc: torch.Tensor, m: DictConfig
+    net: nn.Module, xc: torch.Tensor, m: DictConfig, bf16: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A chunk's pair labels and mask from its un-augmented images, predicted in consecutive
     batches of ``label_batch_size`` with BN in ``label_bn`` mode."""
     net.train(str(m.label_bn) == "train")
-    feats = torch.cat([label_features(net(part)) for part in xc.split(int(m.label_batch_size))])
+    feats = torch.cat([_features(net, part, bf16) for part in xc.split(int(m.label_batch_size))])
     net.train()
     return _pair_targets(feats @ feats.T, m)
 
 
 def dac_pair_loss(
-    net: nn.Module, xb: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, bce: bool
+    net: nn.Module,
+    xb: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    bce: bool,
+    bf16: bool = False,
 ) -> torch.Tensor:
     """DAC's loss of one (augmented) batch against its sub-matrix of the chunk labels."""
-    f = label_features(net(xb))
+    f = _features(net, xb, bf16)
     sim = f @ f.T
     if bce:
         g = sim.clamp(1e-7, 1.0 - 1e-7)
@@ -389,7 +448,12 @@ def dac_pair_loss(
 
 
 def dac_chunk_loop(
-    images: torch.Tensor, cfg: DictConfig, k: int, seed: int
+    images: torch.Tensor,
+    cfg: DictConfig,
+    k: int,
+    seed: int,
+    bf16: bool = False,
+    channels_last: bool = False,
 ) -> Callable[[int], int]:
     """The authors' chunk loop on a fresh ConvNet: ``one_chunk(i)`` trains chunk ``i`` (of
     consecutive images, wrapping around) and returns the optimiser steps it took."""
@@ -397,7 +461,8 @@ def dac_chunk_loop(
     if float(m.get("self_weight", 0.0)) > 0:
         raise ValueError("the hand-written chunk loop has no self-target term (self_weight=0)")
     torch.manual_seed(seed)
-    net = build_convnet(cfg.arch, images.shape[1:], k).to(images.device).train()
+    net = _convnet(images, cfg, k, channels_last)
+    images = _nhwc(images, channels_last)
     augment = build_augment(m.augment)
     optimizer = instantiate(m.optimizer, params=net.parameters())
     n = len(images)
@@ -406,14 +471,14 @@ def dac_chunk_loop(
 
     def one_chunk(i: int) -> int:
         xc = images[(i % n_chunks) * c : (i % n_chunks + 1) * c]
-        target, mask = dac_chunk_labels(net, xc, m)
+        target, mask = dac_chunk_labels(net, xc, m, bf16)
         steps = 0
         for _ in range(int(m.chunk_passes)):
             for a in torch.randperm(len(xc), device=xc.device).split(b):
                 t, w = target[a][:, a], mask[a][:, a]
                 for _ in range(int(m.aug_repeats)):  # one step per augmented copy
                     xb = augment(xc[a]) if len(augment) else xc[a]
-                    loss = dac_pair_loss(net, xb, t, w, bce)
+                    loss = dac_pair_loss(net, xb, t, w, bce, bf16)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -426,30 +491,40 @@ def dac_chunk_loop(
 def time_chunks(
     one_chunk: Callable[[int], int], iterations: int, warmup: int, device: torch.device
 ) -> HandTiming:
-    """Steps/s of whole chunks: one warm-up chunk, then chunks until ``iterations`` steps."""
-    done = one_chunk(0) if warmup > 0 else 0
+    """Steps/s of whole chunks: one warm-up chunk (its FLOPs counted: per step, the label
+    pass shared), then chunks until ``iterations`` steps."""
+    steps_of_first: list[int] = []
+    flops = count_flops(lambda: steps_of_first.append(one_chunk(0))) if warmup > 0 else 0
+    done = steps_of_first[0] if steps_of_first else 0
+    per_step = flops / done if done else None
     _sync(device)
     started, steps, i = time.perf_counter(), 0, 1
     while steps < iterations:
         steps += one_chunk(i)
         i += 1
     _sync(device)
-    return HandTiming("train", steps, done, steps / (time.perf_counter() - started))
+    return HandTiming("train", steps, done, steps / (time.perf_counter() - started), None, per_step)
 
 
 def hand_written_dac(
-    cfg: DictConfig, images: torch.Tensor, k: int, iterations: int, warmup: int
+    cfg: DictConfig,
+    images: torch.Tensor,
+    k: int,
+    iterations: int,
+    warmup: int,
+    bf16: bool = False,
+    channels_last: bool = False,
 ) -> dict[str, HandTiming]:
     """Hand-written timing of DAC's training step (the framework's ``train`` phase): the
     authors' chunk loop for ``targets=chunk``, else the online step."""
     seed = int(cfg.seed)
     if str(cfg.method.targets) == "chunk":
-        loop = dac_chunk_loop(images, cfg, k, seed)
+        loop = dac_chunk_loop(images, cfg, k, seed, bf16, channels_last)
         return {"train": time_chunks(loop, iterations, warmup, images.device)}
     return {
         "train": time_step(
             "train",
-            lambda graph: dac_setup(images, cfg, k, seed, graph),
+            lambda graph: dac_setup(images, cfg, k, seed, graph, bf16, channels_last),
             len(images),
             int(cfg.method.batch_size),
             images.device,

@@ -20,9 +20,12 @@ def device_slug(device: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-") or "device"
 
 
-def phase_row(phase: Phase, hand: HandTiming | None) -> dict[str, Any]:
+def phase_row(
+    phase: Phase, hand: HandTiming | None, peak_gflop_s: float | None = None
+) -> dict[str, Any]:
     """One phase: framework seconds/iterations/it/s, hand-written it/s and their ratio
-    (framework it/s ÷ the faster hand-written variant)."""
+    (framework it/s ÷ the faster hand-written variant), and the GEMM floor: the step's FLOPs
+    over the peak GEMM throughput in the run's precision, as it/s, with framework ÷ floor."""
     row: dict[str, Any] = {
         "name": phase.name,
         "seconds": phase.seconds,
@@ -37,6 +40,14 @@ def phase_row(phase: Phase, hand: HandTiming | None) -> dict[str, Any]:
             hand_seconds_for_iterations=phase.iterations / hand.best_it_s,
             ratio=phase.it_per_s / hand.best_it_s,
         )
+        if hand.flops_per_it and peak_gflop_s:
+            floor = peak_gflop_s * 1e9 / hand.flops_per_it
+            row.update(
+                gflop_per_it=hand.flops_per_it / 1e9,
+                floor_it_per_s=floor,
+                of_floor=phase.it_per_s / floor,
+                hand_of_floor=hand.best_it_s / floor,
+            )
     return row
 
 
@@ -46,8 +57,10 @@ def run_record(
     hand: dict[str, HandTiming],
     overrides: list[str],
     execute_s: float,
+    peak_gflop_s: float | None = None,
 ) -> dict[str, Any]:
-    """What the bench keeps of one framework run."""
+    """What the bench keeps of one framework run (``peak_gflop_s``: the GEMM peak measured in
+    the run's precision, the floor's denominator)."""
     extra = result.get("extra") or {}
     stopped_by = extra.get("dec_stopped_by") or extra.get("stopped_by")
     return {
@@ -55,13 +68,15 @@ def run_record(
         "dataset": result["dataset"],
         "n_samples": result["n_samples"],
         "seed": result["seed"],
+        "precision": result.get("precision", "fp32"),
+        "gemm_peak_gflop_s": peak_gflop_s,
         "overrides": list(overrides),
         "metrics": {m: result["metrics"][m] for m in METRICS if m in result["metrics"]},
         "end_to_end_s": result["wall_time_s"]["total"],
         "execute_s": execute_s,
         "stopped_by": stopped_by,
         "fast": {k.removeprefix("fast_"): v for k, v in extra.items() if k.startswith("fast_")},
-        "phases": [phase_row(p, hand.get(p.name)) for p in phases],
+        "phases": [phase_row(p, hand.get(p.name), peak_gflop_s) for p in phases],
     }
 
 
@@ -121,7 +136,11 @@ def markdown(record: dict[str, Any]) -> str:
         "(eager; on CUDA also a captured CUDA graph). Ratio = framework it/s ÷ the faster "
         "hand-written variant; hand s = the run's iterations at the hand-written rate. DAC's "
         "chunk loops (the authors' recipes) are timed over whole chunks, label making included, "
-        "eagerly only.",
+        "eagerly only. Floor = the GEMM floor: one step's FLOPs (PyTorch's FlopCounterMode over "
+        "the hand-written step's forward and backward; for a chunk loop, a chunk's FLOPs per "
+        "step) over the best GEMM throughput measured in this process at the SAE's shapes, in "
+        "the run's precision; ÷ floor = it/s ÷ floor it/s (1.0 = every FLOP at peak GEMM speed).",
+        *gemm_markdown(record.get("gemm_gflop_s") or {}),
     ]
     for run in record["runs"]:
         metrics = ", ".join(f"{m.upper()} {v:.4f}" for m, v in run["metrics"].items())
@@ -130,20 +149,24 @@ def markdown(record: dict[str, Any]) -> str:
             f"## {run['method'].upper().replace('_STAR', '*')} on {run['dataset']} (n = {run['n_samples']:,}), "
             f"seed {run['seed']}",
             "",
-            f"{metrics}; end to end {run['end_to_end_s']:.1f} s (the phases below: "
+            f"{metrics}; precision {run.get('precision', 'fp32')}; end to end "
+            f"{run['end_to_end_s']:.1f} s (the phases below: "
             f"{phase_seconds(run['phases']):.1f} s); stopped by {run['stopped_by']}.",
             "",
             *([f"Switches: {switches_text(run['fast'])}.", ""] if run.get("fast") else []),
             "| phase | iterations | seconds | it/s | hand eager it/s | hand graph it/s "
-            "| hand s for these iterations | ratio |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| hand s for these iterations | ratio | GFLOP/it | floor it/s | ÷ floor "
+            "| hand ÷ floor |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for p in run["phases"]:
             lines.append(
                 f"| {p['name']} | {_num(p['iterations'])} | {_num(p['seconds'], 2)} "
                 f"| {_num(p['it_per_s'])} | {_num(p.get('hand_eager_it_per_s'))} "
                 f"| {_num(p.get('hand_graph_it_per_s'))} "
-                f"| {_num(p.get('hand_seconds_for_iterations'))} | {_num(p.get('ratio'), 2)} |"
+                f"| {_num(p.get('hand_seconds_for_iterations'))} | {_num(p.get('ratio'), 2)} "
+                f"| {_num(p.get('gflop_per_it'), 3)} | {_num(p.get('floor_it_per_s'))} "
+                f"| {_num(p.get('of_floor'), 2)} | {_num(p.get('hand_of_floor'), 2)} |"
             )
     for method, rows in (record.get("variants") or {}).items():
         lines += variants_markdown(method, rows, record.get("variant_overrides") or [])
@@ -153,6 +176,24 @@ def markdown(record: dict[str, Any]) -> str:
         lines += ["", "## The issue's targets", "", "| check | met |", "|---|---|"]
         lines += [f"| {k} | {'yes' if v else 'no'} |" for k, v in record["checks"].items()]
     return "\n".join(lines) + "\n"
+
+
+def gemm_markdown(peaks: dict[str, dict[str, float]]) -> list[str]:
+    """The measured GEMM throughput per precision and shape (the floor's denominator)."""
+    if not peaks:
+        return []
+    shapes = [k for k in next(iter(peaks.values())) if k != "peak"]
+    lines = [
+        "",
+        "GEMM throughput measured in this process, GFLOP/s (m×k×n):",
+        "",
+        "| precision | " + " | ".join(shapes) + " | peak |",
+        "|---|" + "---:|" * (len(shapes) + 1),
+    ]
+    for name, rates in peaks.items():
+        cells = " | ".join(f"{rates[s]:,.0f}" for s in shapes)
+        lines.append(f"| {name} | {cells} | {rates['peak']:,.0f} |")
+    return lines
 
 
 def phase_seconds(phases: list[dict[str, Any]]) -> float:

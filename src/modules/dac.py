@@ -307,10 +307,11 @@ class DACModule(L.LightningModule):
         from hydra.utils import get_class, instantiate
 
         extra: dict[str, Any] = {}
-        if self.cuda_graphs:  # the step counter must live on the GPU inside a graph
-            cls = get_class(str(self.optim_cfg._target_))
-            if "capturable" in inspect.signature(cls).parameters:
-                extra["capturable"] = True
+        accepts = inspect.signature(get_class(str(self.optim_cfg._target_))).parameters
+        if self.cuda_graphs and "capturable" in accepts:  # the step counter on the GPU
+            extra["capturable"] = True
+        if "foreach" in accepts and "foreach" not in self.optim_cfg:
+            extra["foreach"] = True  # multi-tensor kernels, the per-parameter loop's arithmetic
         return instantiate(self.optim_cfg, params=self.net.parameters(), **extra)
 
     def switches(self) -> dict[str, Any]:

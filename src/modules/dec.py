@@ -17,7 +17,15 @@ import torch
 from torch import nn
 
 from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
-from src.fast import BatchStream, FastOptions, StepRunner, autocast, batched, make_optimizer
+from src.fast import (
+    BatchStream,
+    FastOptions,
+    StepRunner,
+    autocast,
+    batched,
+    compiled,
+    make_optimizer,
+)
 from src.guard import DEFAULT_EVERY, DivergenceGuard
 from src.models.sae import SAE
 
@@ -32,6 +40,22 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.sae.encode(x)
+
+
+def batch_kl(
+    encoder: nn.Module,
+    xb: torch.Tensor,
+    centroids: torch.Tensor,
+    pb: torch.Tensor,
+    alpha: float,
+    bf16: bool,
+    cache: bool,
+) -> torch.Tensor:
+    """KL(P‖Q) of one batch: the encoder under bf16 autocast when ``bf16``, Q and the loss in
+    fp32 (the unit ``fast.compile`` compiles)."""
+    with autocast(bf16, xb.device, cache=cache):
+        z = encoder(xb)
+    return kl_divergence(pb, soft_assignment(z.float(), centroids, alpha))
 
 
 class DECModule(L.LightningModule):
@@ -69,8 +93,10 @@ class DECModule(L.LightningModule):
             len(x), centroids.shape[0], device=x.device
         )  # target, updated in place
         self.batches = BatchStream(len(x), batch_size, x.device, seed)
+        self.cuda_graphs = fast.cuda_graphs and not fast.compile  # compile takes over
+        self.batch_kl = compiled(batch_kl, fast)
         self.runner = StepRunner(
-            self._loss, self.opt, self.batches.batch_size, x.device, fast.cuda_graphs
+            self._loss, self.opt, self.batches.batch_size, x.device, self.cuda_graphs
         )
         self.lr = float(lr)
         self.momentum_reset = bool(momentum_reset)
@@ -111,13 +137,14 @@ class DECModule(L.LightningModule):
         return hard_labels(q)
 
     def _loss(self, idx: torch.Tensor) -> torch.Tensor:
+        pb = self.p.index_select(0, idx)
         if self.fixed_z is not None:
-            z = self.fixed_z.index_select(0, idx)
-        else:
-            with autocast(self.fast.amp, self.x.device, cache=not self.fast.cuda_graphs):
-                z = self.encoder(self.x.index_select(0, idx)).float()
-        q = soft_assignment(z, self.centroids, self.alpha)
-        return kl_divergence(self.p.index_select(0, idx), q)
+            q = soft_assignment(self.fixed_z.index_select(0, idx), self.centroids, self.alpha)
+            return kl_divergence(pb, q)
+        xb = self.x.index_select(0, idx)
+        return self.batch_kl(
+            self.encoder, xb, self.centroids, pb, self.alpha, self.fast.amp, not self.cuda_graphs
+        )
 
     def configure_optimizers(self):
         return self.opt

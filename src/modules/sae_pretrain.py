@@ -32,7 +32,7 @@ import torch
 from omegaconf import DictConfig
 from torch.nn import functional as F
 
-from src.fast import BatchStream, FastOptions, StepRunner, autocast, make_optimizer
+from src.fast import BatchStream, FastOptions, StepRunner, autocast, compiled, make_optimizer
 from src.guard import DEFAULT_EVERY, DivergenceGuard
 from src.models.sae import SAE, SAEStack
 
@@ -112,6 +112,23 @@ def stage_loss(
     if layer > 0:
         recon = F.relu(recon)
     return reconstruction_loss(recon, x, reduction)
+
+
+def precision_stage_loss(
+    bf16: bool,
+    cache: bool,
+    sae: SAE | SAEStack,
+    x: torch.Tensor,
+    layer: int | None,
+    input_dropout: float,
+    hidden_dropout: float,
+    reduction: str,
+    generators: Sequence[torch.Generator | None] | None = None,
+) -> torch.Tensor:
+    """:func:`stage_loss` under bf16 autocast when ``bf16`` (the loss itself in fp32; ``cache``:
+    autocast's weight-cast cache, off inside CUDA graphs): the unit ``fast.compile`` compiles."""
+    with autocast(bf16, x.device, cache=cache):
+        return stage_loss(sae, x, layer, input_dropout, hidden_dropout, reduction, generators)
 
 
 def stage_parameters(sae: SAE, layer: int | None) -> list[torch.nn.Parameter]:
@@ -260,12 +277,14 @@ class SAEPretrainModule(L.LightningModule):
         ]
         self.member_index = torch.arange(len(self.seeds), device=device).unsqueeze(1)
         self.batch_size = self.streams[0].batch_size
+        self.cuda_graphs = fast.cuda_graphs and not fast.compile  # compile takes over
+        self.stage_loss = compiled(precision_stage_loss, fast)
         self.runner = StepRunner(
             self._loss,
             self.opt,
             len(self.seeds) * self.batch_size,
             device,
-            fast.cuda_graphs,
+            self.cuda_graphs,
             generators=self.generators,
         )
         self.losses = torch.zeros(len(self.seeds), device=device)
@@ -285,11 +304,10 @@ class SAEPretrainModule(L.LightningModule):
         member's gradient is its own loss's."""
         xb = self.inputs[self.member_index, idx.view(len(self.seeds), self.batch_size)]
         s = self.stage
-        with autocast(self.fast.amp, xb.device, cache=not self.fast.cuda_graphs):
-            losses = stage_loss(
-                self.sae, xb, s.layer, s.input_dropout, s.hidden_dropout, self.reduction,
-                self.generators,
-            )  # fmt: skip
+        losses = self.stage_loss(
+            self.fast.amp, not self.cuda_graphs, self.sae, xb, s.layer, s.input_dropout,
+            s.hidden_dropout, self.reduction, self.generators,
+        )  # fmt: skip
         self.losses = losses.detach()
         return losses.sum()
 
