@@ -34,3 +34,13 @@ def run_in_process(run_dir: Path, *overrides: str) -> dict:
         f"+run_dir={run_dir}",
         *overrides,
     )
+
+
+def short_kl(*overrides: str, max_iter: int, update_interval: int) -> list[str]:
+    """DEC's KL-phase cap and target interval T as overrides, or none when ``overrides`` pick a
+    method without a KL phase (AE+k-means: its ``method.max_iter`` is k-means'). DEC is the
+    default method, so no ``method=`` counts as DEC."""
+    chosen = [o.split("=", 1)[1] for o in overrides if o.startswith("method=")]
+    if chosen and chosen[-1] not in ("dec", "dec_nobp"):
+        return []
+    return [f"method.max_iter={max_iter}", f"method.update_interval={update_interval}"]

@@ -9,7 +9,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from src.modules.dec import DECModule
-from tests.run_helpers import run_cached
+from tests.run_helpers import run_cached, short_kl
 from tests.test_sae_pretrain import snapshot, tiny
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
@@ -17,8 +17,6 @@ TINY = [  # a few iterations of every stage: wiring, not quality
     "pretrain.layerwise_iters=4",
     "pretrain.finetune_iters=4",
     "dataset.subset=300",
-    "dataset.dec_max_iter=12",
-    "dataset.dec_update_interval=4",
     "method.n_init=2",
     "logger=none",
     "plots=false",
@@ -28,7 +26,8 @@ TINY = [  # a few iterations of every stage: wiring, not quality
 
 
 def run_in_process(tmp_path: Path, name: str, *overrides: str) -> dict:
-    return run_cached(tmp_path, name, *TINY, *overrides)
+    kl = short_kl(*overrides, max_iter=12, update_interval=4)
+    return run_cached(tmp_path, name, *TINY, *kl, *overrides)
 
 
 def test_dec_nobp_keeps_encoder_bit_identical():
@@ -111,7 +110,7 @@ def test_dec_on_digits_quick_schedule_cli(cli, tmp_path):
         "progress_bar=false",
         "pretrain.layerwise_iters=500",
         "pretrain.finetune_iters=200",
-        "dataset.dec_max_iter=300",
+        "method.max_iter=300",
         f"cache_dir={tmp_path / 'cache'}",
         f"hydra.run.dir={tmp_path}",
         env={"OMP_NUM_THREADS": "1"},  # oversubscribed threads are ~3x slower on a busy CI box

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from src.config_groups import CONF_DIR
-from tests.run_helpers import run_cached
+from tests.run_helpers import run_cached, short_kl
 
 pytestmark = [
     pytest.mark.gpu,
@@ -34,8 +34,6 @@ TINY_SAE = [
     "pretrain.layerwise_iters=50",
     "pretrain.finetune_iters=50",
     "dataset.subset=500",
-    "dataset.dec_max_iter=200",
-    "dataset.dec_update_interval=20",
     "method.n_init=2",
 ]
 PYTHONPATH_ONLY = ("hydra", "omegaconf", "antlr4")  # what the GPU machine lacks (runbook)
@@ -88,7 +86,8 @@ def test_dec_on_cuda_quick_schedule_with_a_floor(tmp_path, cli, fast):
 
 def test_dec_family_share_the_sae_and_predict_on_cuda(tmp_path):
     for method in ("ae_kmeans", "dec_nobp", "dec"):
-        result = run(tmp_path, method, f"method={method}", *TINY_SAE)
+        kl = short_kl(f"method={method}", max_iter=200, update_interval=20)
+        result = run(tmp_path, method, f"method={method}", *TINY_SAE, *kl)
         check_result(result)
         assert result["extra"]["pretrain_cache_hit"] is (method != "ae_kmeans")
         predicted = predict_on_cuda(tmp_path / method, tmp_path / f"pred-{method}")

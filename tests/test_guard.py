@@ -81,8 +81,8 @@ def test_diverging_kl_phase_stops_with_one_line(tmp_path, method):
             f"method={method}",
             "pretrain.layerwise_iters=20",
             "pretrain.finetune_iters=20",
-            "dataset.dec_update_interval=1000",
-            "dataset.dec_max_iter=1000",
+            "method.update_interval=1000",
+            "method.max_iter=1000",
             "method.lr=1e30",
         )
     phase = "DEC KL phase" if method == "dec" else "DEC w/o backprop (centroids only)"

@@ -16,14 +16,12 @@ from lightning.pytorch.strategies.strategy import Strategy
 
 from src.config_groups import CONF_DIR
 from src.provenance import device_name
-from tests.run_helpers import run_cached
+from tests.run_helpers import run_cached, short_kl
 
 TINY_SAE = [
     "pretrain.layerwise_iters=6",
     "pretrain.finetune_iters=6",
     "dataset.subset=300",
-    "dataset.dec_max_iter=12",
-    "dataset.dec_update_interval=4",
     "method.n_init=2",
 ]
 COMMON = ["logger=none", "plots=false", "progress_bar=false", "trainer=cpu"]
@@ -101,7 +99,8 @@ def test_the_simulation_moves_a_module_that_fit_leaves_alone(tmp_path):
     [("ae_kmeans", 5), ("dec", 6), ("dec_nobp", 6)],  # 4 greedy layers + fine-tuning (+ KL)
 )
 def test_dec_family_phases_and_predict_after_teardown(tmp_path, teardowns, method, fits):
-    result = run(tmp_path, method, f"method={method}", *TINY_SAE)
+    kl = short_kl(f"method={method}", max_iter=12, update_interval=4)
+    result = run(tmp_path, method, f"method={method}", *TINY_SAE, *kl)
     assert teardowns["n"] == fits  # every stage really went through a (simulated) teardown
     assert result["device"] == device_name("cpu")
     assert all(np.isfinite(result["metrics"][m]) for m in ("acc", "nmi", "ari"))
@@ -116,7 +115,8 @@ def test_sae_stages_resume_from_cache_after_teardown(tmp_path, teardowns):
     """A second method on the same data and seed loads the SAE (no fit) and then trains DEC."""
     run(tmp_path, "first", "method=ae_kmeans", *TINY_SAE)
     teardowns["n"] = 0
-    result = run(tmp_path, "second", "method=dec", *TINY_SAE)
+    kl = short_kl("method=dec", max_iter=12, update_interval=4)
+    result = run(tmp_path, "second", "method=dec", *TINY_SAE, *kl)
     assert result["extra"]["pretrain_cache_hit"] is True
     assert teardowns["n"] == 1  # only the KL phase
 

@@ -99,8 +99,8 @@ PROFILES: dict[str, Profile] = {
             "pretrain=quick",
             "pretrain.layerwise_iters=20",
             "pretrain.finetune_iters=20",
-            "dataset.dec_max_iter=40",
-            "dataset.dec_update_interval=10",
+            "method.max_iter=40",
+            "method.update_interval=10",
             "method.n_init=2",
         ),
         dac=(
