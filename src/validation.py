@@ -7,6 +7,7 @@ together as one :class:`~src.errors.UserError` (``src.run`` prints each line, ex
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ class Num:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         if self.kind is int and not isinstance(value, int):
+            return False
+        if not math.isfinite(value):  # NaN compares false with every bound; inf is no value
             return False
         if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
             return False
