@@ -167,6 +167,70 @@ def numeric_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
+def _devices_problem(cfg: DictConfig) -> list[str]:
+    if _select(cfg, "trainer.devices") == 0:
+        return ["trainer.devices=0 is invalid: use an integer ≥ 1, -1 (all devices) or auto"]
+    return []
+
+
+def _export_problems(cfg: DictConfig) -> list[str]:
+    """``export.projection``/``export.embeddings`` names and ``plots`` a real boolean."""
+    from src.export import EMBEDDING_POLICIES
+    from src.plots import PROJECTIONS, umap_available
+
+    problems = []
+    plots = _select(cfg, "plots")
+    if plots is not _ABSENT and not isinstance(plots, bool):
+        problems.append(f"plots={plots!r} is invalid: use true or false")
+    projection = _select(cfg, "export.projection")
+    if projection is not _ABSENT and projection not in PROJECTIONS:
+        problems.append(
+            f"export.projection={projection!r} is invalid: use one of {', '.join(PROJECTIONS)}"
+        )
+    elif projection == "umap" and plots is True and not umap_available():
+        problems.append(
+            "export.projection=umap needs umap-learn (pip install umap-learn); "
+            "or use export.projection=tsne or pca"
+        )
+    embeddings = _select(cfg, "export.embeddings")
+    if embeddings is not _ABSENT and embeddings not in EMBEDDING_POLICIES:
+        problems.append(
+            f"export.embeddings={embeddings!r} is invalid: use one of "
+            f"{', '.join(EMBEDDING_POLICIES)}"
+        )
+    return problems
+
+
+def _batch_norm_problem(cfg: DictConfig) -> list[str]:
+    """A BatchNorm network (DAC's ConvNets) cannot train on batches of one sample."""
+    if _select(cfg, "arch.family") == "allconv" and _select(cfg, "method.batch_size") == 1:
+        return [
+            "method.batch_size=1 is invalid for a BatchNorm network "
+            f"(arch={_select(cfg, 'arch.name')}): use method.batch_size=2 or more"
+        ]
+    return []
+
+
+def _cache_dir_problem(cfg: DictConfig) -> list[str]:
+    cache_dir = _select(cfg, "cache_dir")
+    if isinstance(cache_dir, str) and Path(cache_dir).is_file():
+        return [
+            f"cache_dir={cache_dir} is a file, not a folder; remove it or choose another "
+            "with cache_dir=DIR"
+        ]
+    return []
+
+
+def choice_problems(cfg: DictConfig) -> list[str]:
+    """One line per option that names no valid choice or contradicts another option."""
+    return (
+        _devices_problem(cfg)
+        + _export_problems(cfg)
+        + _batch_norm_problem(cfg)
+        + _cache_dir_problem(cfg)
+    )
+
+
 def output_problems(
     folder: Path, names: tuple[str, ...], fix: str = "hydra.run.dir=DIR"
 ) -> list[str]:
@@ -215,7 +279,7 @@ RUN_OUTPUTS = (
 
 def validate_run(cfg: DictConfig, run_dir: Path) -> None:
     """Raise one :class:`UserError` listing every problem found before the run starts."""
-    problems = numeric_problems(cfg)
+    problems = numeric_problems(cfg) + choice_problems(cfg)
     if not problems:
         problems = output_problems(run_dir, RUN_OUTPUTS) + device_problems(cfg)
     if problems:

@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from src.config_groups import CONF_DIR
-from src.validation import numeric_problems
+from src.validation import choice_problems, numeric_problems
 
 QUICK = (
     "logger=none",
@@ -59,3 +59,55 @@ def test_nan_pretrain_lr_is_one_line_before_training(cli, tmp_path):
     )
     assert_one_line_exit_2(proc, "pretrain.lr=nan is invalid")
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run" / "result.json").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, fix",
+    [
+        (
+            ["export.projection=bogus"],
+            "export.projection='bogus' is invalid: use one of auto, tsne",
+        ),
+        (["export.embeddings=bogus"], "export.embeddings='bogus' is invalid: use one of auto,"),
+        (["plots=maybe"], "plots='maybe' is invalid: use true or false"),
+        (["plots=1"], "plots=1 is invalid"),
+        (["trainer.devices=0"], "trainer.devices=0 is invalid: use an integer ≥ 1, -1"),
+        (["method=dac", "method.batch_size=1"], "method.batch_size=2 or more"),
+        (["method=dac_star", "method.batch_size=1"], "BatchNorm network"),
+    ],
+)
+def test_bad_choice_is_one_line(overrides, fix):
+    problems = choice_problems(config(*overrides))
+    assert len(problems) == 1 and fix in problems[0], problems
+
+
+def test_cache_dir_that_is_a_file_is_refused(tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("")
+    problems = choice_problems(config(f"cache_dir={blocker}"))
+    assert len(problems) == 1 and "is a file, not a folder" in problems[0], problems
+
+
+def test_shipped_choices_are_valid():
+    for method in ("dec", "dec_nobp", "ae_kmeans", "kmeans", "dac", "dac_star"):
+        assert choice_problems(config(f"method={method}")) == []
+    assert choice_problems(config("method=kmeans", "trainer.devices=-1", "plots=false")) == []
+
+
+def test_bogus_projection_is_refused_before_training(cli, tmp_path):
+    proc = cli(
+        "method=dec",
+        "dataset=digits",
+        *QUICK,
+        "export.projection=bogus",
+        f"cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert_one_line_exit_2(proc, "export.projection='bogus' is invalid")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_subset_larger_than_the_data_set_says_its_size(cli, tmp_path):
+    proc = cli("method=kmeans", *QUICK, "dataset.subset=5000", f"hydra.run.dir={tmp_path}")
+    assert_one_line_exit_2(proc, "dataset.subset=5000 exceeds the 1797 samples of digits")
+    assert not (tmp_path / "result.json").exists()
