@@ -284,3 +284,53 @@ def validate_run(cfg: DictConfig, run_dir: Path) -> None:
         problems = output_problems(run_dir, RUN_OUTPUTS) + device_problems(cfg)
     if problems:
         raise UserError("\n".join(problems))
+
+
+def config_keys(cfg: DictConfig) -> list[str]:
+    """The dotted keys of ``cfg``'s values (not of its sections; list items are no keys)."""
+    keys: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for name, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{name}.")
+            else:
+                keys.append(f"{prefix}{name}")
+
+    walk(OmegaConf.to_container(cfg, resolve=False), "")
+    return keys
+
+
+def did_you_mean(key: str, keys: list[str]) -> str:
+    """``; did you mean K?`` for the closest of ``keys`` (difflib), or ``""``."""
+    import difflib
+
+    match = difflib.get_close_matches(key, keys, n=1, cutoff=0.75)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+def added_key_problems(cfg: DictConfig, overrides: list[str]) -> list[str]:
+    """Keys added with ``+KEY=VALUE`` that no part of the project reads: one line each.
+
+    Allowed: group options (``+experiment=…``) and keyword arguments of an instantiated
+    node (one with ``_target_``, e.g. ``+method.optimizer.weight_decay=…``).
+    """
+    from src.config_groups import groups
+
+    added = [
+        ov[1:].partition("=")[0]
+        for ov in overrides
+        if ov.startswith("+") and not ov.startswith("++")
+    ]
+    known = [k for k in config_keys(cfg) if k not in added]
+    problems = []
+    for key in added:
+        if key.startswith("hydra.") or key in groups() or "@" in key or "/" in key:
+            continue
+        parent = key.rpartition(".")[0]
+        node = _select(cfg, parent) if parent else cfg
+        if isinstance(node, DictConfig) and "_target_" in node:
+            continue
+        hint = did_you_mean(key, known) or "; remove it (`python -m src.run --cfg job` lists keys)"
+        problems.append(f"+{key}: unknown key, nothing reads it{hint}")
+    return problems

@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from src.config_groups import CONF_DIR
-from src.validation import choice_problems, numeric_problems
+from src.validation import added_key_problems, choice_problems, numeric_problems
 
 QUICK = (
     "logger=none",
@@ -111,3 +111,33 @@ def test_subset_larger_than_the_data_set_says_its_size(cli, tmp_path):
     proc = cli("method=kmeans", *QUICK, "dataset.subset=5000", f"hydra.run.dir={tmp_path}")
     assert_one_line_exit_2(proc, "dataset.subset=5000 exceeds the 1797 samples of digits")
     assert not (tmp_path / "result.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args, fix",
+    [
+        (["+foo=bar"], "+foo: unknown key"),
+        (
+            ["method=dec", "+method.lrr=0.1"],
+            "+method.lrr: unknown key, nothing reads it; did you mean method.lr?",
+        ),
+        (
+            ["method=dec", "method.lrr=0.1"],
+            "method.lrr is not a config key; did you mean method.lr?",
+        ),
+        (["method=kmeans", "method.n_nit=3"], "did you mean method.n_init?"),
+        (["method.n_init=[1,2"], "cannot parse the override 'method.n_init=[1,2'"),
+    ],
+)
+def test_unknown_or_unparsable_key_is_one_line(cli, tmp_path, args, fix):
+    proc = cli(*args, *QUICK, f"cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path}")
+    assert_one_line_exit_2(proc, fix)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "result.json").exists()
+
+
+def test_added_keys_of_instantiated_nodes_are_allowed():
+    cfg = config("method=dac", "+method.optimizer.weight_decay=0.1", "+foo=1")
+    overrides = ["+method.optimizer.weight_decay=0.1", "+foo=1", "+hydra.job.env_set.X=1"]
+    assert added_key_problems(cfg, overrides) == [
+        "+foo: unknown key, nothing reads it; remove it (`python -m src.run --cfg job` lists keys)"
+    ]
