@@ -27,6 +27,7 @@ from src.data.preprocess import preprocess_summary
 from src.errors import UserError, exit_with
 from src.fast import precision, resolve_fast
 from src.hydra_errors import hydra_errors_raised, one_line
+from src.interrupts import RunInterrupted, install_stop_handlers
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
@@ -250,6 +251,18 @@ def check_run_dir_override(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
+    install_stop_handlers()
+    try:
+        parse_and_run()
+    except RunInterrupted as stop:
+        log.info("error: %s", stop.message())
+        print(f"error: {stop.message()}", file=sys.stderr)
+        exit_now(stop.exit_code)
+    exit_now(0)
+
+
+def parse_and_run() -> None:
+    """Check the command line, then run Hydra's task function (one run or a sweep)."""
     if complaint := check_group_overrides(sys.argv[1:]):
         exit_with(UserError(complaint))
     if problems := check_run_dir_override(sys.argv[1:]):
@@ -261,7 +274,6 @@ def main() -> None:
         if "debug=true" in sys.argv:
             raise
         exit_with(one_line(exc, sys.argv[1:]))
-    exit_now(0)
 
 
 def exit_now(code: int) -> NoReturn:
