@@ -32,6 +32,7 @@ from src.reproduce.readme import update_readme
 from src.reproduce.schedule import order_runs, parse_jobs, resolve_jobs
 from src.reproduce.seed_batch import parse_seed_batch, pretrain_together, resolve_seed_batch
 from src.reproduce.spec import (
+    MAX_RUNS,
     SEEDS_GRAMMAR,
     Plan,
     Profile,
@@ -139,6 +140,11 @@ def claim(pending: list[Run], store: Store) -> list[Run]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.max_runs is not None and args.max_runs < 0:
+        raise UserError(
+            f"--max-runs {args.max_runs}: use a number of runs ≥ 0 (0 runs nothing, then "
+            "aggregates)"
+        )
     started = time.perf_counter()
     command = "python -m scripts.reproduce " + shlex.join(argv)
     profile = load_profile(args.profile)
@@ -164,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             "these options select no run (no table has the chosen methods and data sets)"
         )
     unique = {r.overrides: r for r in the_plan.runs}  # tables share runs (same overrides)
+    if len(unique) > MAX_RUNS:
+        raise UserError(
+            f"these options plan {len(unique):,} runs, more than {MAX_RUNS:,}; narrow them "
+            "with --seeds, --tables, --methods or --datasets"
+        )
     ordered = order_runs(list(unique.values()))  # seed-major: runs sharing an SAE back to back
     pending = [r for r in ordered if not store.is_done(list(r.overrides), r.seed)]
     print(

@@ -12,6 +12,11 @@ from typing import Any, NoReturn
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import (
+    ConfigCompositionException,
+    MissingConfigException,
+    OverrideParseException,
+)
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
@@ -21,13 +26,17 @@ from src.data import ClusterData, build_data
 from src.data.preprocess import preprocess_summary
 from src.errors import UserError, exit_with
 from src.fast import precision, resolve_fast
+from src.hydra_errors import hydra_errors_raised, one_line
+from src.interrupts import RunInterrupted, install_stop_handlers
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.seeding import seed_everything
-from src.validation import output_problems, validate_run
+from src.validation import added_key_problems, output_problems, validate_run
 
+# Hydra errors that come from the command line (not from inside the run)
+HYDRA_USER_ERRORS = (ConfigCompositionException, MissingConfigException, OverrideParseException)
 log = logging.getLogger("dcrepro")  # run.log in the run directory (Hydra's job log file)
 
 
@@ -204,6 +213,8 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
 def hydra_entry(cfg: DictConfig) -> float | None:
     """Hydra's task function; returns ACC so sweepers can optimise it if asked."""
     try:
+        if problems := added_key_problems(cfg, list(HydraConfig.get().overrides.task)):
+            raise UserError("\n".join(problems))
         result = execute(cfg)
     except UserError as exc:
         log.info("error: %s", exc)
@@ -240,12 +251,29 @@ def check_run_dir_override(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
+    install_stop_handlers()
+    try:
+        parse_and_run()
+    except RunInterrupted as stop:
+        log.info("error: %s", stop.message())
+        print(f"error: {stop.message()}", file=sys.stderr)
+        exit_now(stop.exit_code)
+    exit_now(0)
+
+
+def parse_and_run() -> None:
+    """Check the command line, then run Hydra's task function (one run or a sweep)."""
     if complaint := check_group_overrides(sys.argv[1:]):
         exit_with(UserError(complaint))
     if problems := check_run_dir_override(sys.argv[1:]):
         exit_with(UserError("\n".join(problems)))
-    hydra_entry()
-    exit_now(0)
+    try:
+        with hydra_errors_raised():
+            hydra_entry()
+    except HYDRA_USER_ERRORS as exc:  # a misspelt key, an override that does not parse
+        if "debug=true" in sys.argv:
+            raise
+        exit_with(one_line(exc, sys.argv[1:]))
 
 
 def exit_now(code: int) -> NoReturn:

@@ -7,6 +7,7 @@ together as one :class:`~src.errors.UserError` (``src.run`` prints each line, ex
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ class Num:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         if self.kind is int and not isinstance(value, int):
+            return False
+        if not math.isfinite(value):  # NaN compares false with every bound; inf is no value
             return False
         if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
             return False
@@ -164,6 +167,70 @@ def numeric_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
+def _devices_problem(cfg: DictConfig) -> list[str]:
+    if _select(cfg, "trainer.devices") == 0:
+        return ["trainer.devices=0 is invalid: use an integer ≥ 1, -1 (all devices) or auto"]
+    return []
+
+
+def _export_problems(cfg: DictConfig) -> list[str]:
+    """``export.projection``/``export.embeddings`` names and ``plots`` a real boolean."""
+    from src.export import EMBEDDING_POLICIES
+    from src.plots import PROJECTIONS, umap_available
+
+    problems = []
+    plots = _select(cfg, "plots")
+    if plots is not _ABSENT and not isinstance(plots, bool):
+        problems.append(f"plots={plots!r} is invalid: use true or false")
+    projection = _select(cfg, "export.projection")
+    if projection is not _ABSENT and projection not in PROJECTIONS:
+        problems.append(
+            f"export.projection={projection!r} is invalid: use one of {', '.join(PROJECTIONS)}"
+        )
+    elif projection == "umap" and plots is True and not umap_available():
+        problems.append(
+            "export.projection=umap needs umap-learn (pip install umap-learn); "
+            "or use export.projection=tsne or pca"
+        )
+    embeddings = _select(cfg, "export.embeddings")
+    if embeddings is not _ABSENT and embeddings not in EMBEDDING_POLICIES:
+        problems.append(
+            f"export.embeddings={embeddings!r} is invalid: use one of "
+            f"{', '.join(EMBEDDING_POLICIES)}"
+        )
+    return problems
+
+
+def _batch_norm_problem(cfg: DictConfig) -> list[str]:
+    """A BatchNorm network (DAC's ConvNets) cannot train on batches of one sample."""
+    if _select(cfg, "arch.family") == "allconv" and _select(cfg, "method.batch_size") == 1:
+        return [
+            "method.batch_size=1 is invalid for a BatchNorm network "
+            f"(arch={_select(cfg, 'arch.name')}): use method.batch_size=2 or more"
+        ]
+    return []
+
+
+def _cache_dir_problem(cfg: DictConfig) -> list[str]:
+    cache_dir = _select(cfg, "cache_dir")
+    if isinstance(cache_dir, str) and Path(cache_dir).is_file():
+        return [
+            f"cache_dir={cache_dir} is a file, not a folder; remove it or choose another "
+            "with cache_dir=DIR"
+        ]
+    return []
+
+
+def choice_problems(cfg: DictConfig) -> list[str]:
+    """One line per option that names no valid choice or contradicts another option."""
+    return (
+        _devices_problem(cfg)
+        + _export_problems(cfg)
+        + _batch_norm_problem(cfg)
+        + _cache_dir_problem(cfg)
+    )
+
+
 def output_problems(
     folder: Path, names: tuple[str, ...], fix: str = "hydra.run.dir=DIR"
 ) -> list[str]:
@@ -212,8 +279,58 @@ RUN_OUTPUTS = (
 
 def validate_run(cfg: DictConfig, run_dir: Path) -> None:
     """Raise one :class:`UserError` listing every problem found before the run starts."""
-    problems = numeric_problems(cfg)
+    problems = numeric_problems(cfg) + choice_problems(cfg)
     if not problems:
         problems = output_problems(run_dir, RUN_OUTPUTS) + device_problems(cfg)
     if problems:
         raise UserError("\n".join(problems))
+
+
+def config_keys(cfg: DictConfig) -> list[str]:
+    """The dotted keys of ``cfg``'s values (not of its sections; list items are no keys)."""
+    keys: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for name, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{name}.")
+            else:
+                keys.append(f"{prefix}{name}")
+
+    walk(OmegaConf.to_container(cfg, resolve=False), "")
+    return keys
+
+
+def did_you_mean(key: str, keys: list[str]) -> str:
+    """``; did you mean K?`` for the closest of ``keys`` (difflib), or ``""``."""
+    import difflib
+
+    match = difflib.get_close_matches(key, keys, n=1, cutoff=0.75)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+def added_key_problems(cfg: DictConfig, overrides: list[str]) -> list[str]:
+    """Keys added with ``+KEY=VALUE`` that no part of the project reads: one line each.
+
+    Allowed: group options (``+experiment=…``) and keyword arguments of an instantiated
+    node (one with ``_target_``, e.g. ``+method.optimizer.weight_decay=…``).
+    """
+    from src.config_groups import groups
+
+    added = [
+        ov[1:].partition("=")[0]
+        for ov in overrides
+        if ov.startswith("+") and not ov.startswith("++")
+    ]
+    known = [k for k in config_keys(cfg) if k not in added]
+    problems = []
+    for key in added:
+        if key.startswith("hydra.") or key in groups() or "@" in key or "/" in key:
+            continue
+        parent = key.rpartition(".")[0]
+        node = _select(cfg, parent) if parent else cfg
+        if isinstance(node, DictConfig) and "_target_" in node:
+            continue
+        hint = did_you_mean(key, known) or "; remove it (`python -m src.run --cfg job` lists keys)"
+        problems.append(f"+{key}: unknown key, nothing reads it{hint}")
+    return problems

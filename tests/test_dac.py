@@ -236,7 +236,7 @@ def test_dac_on_digits_end_to_end(cli, tmp_path):
     from src.data import build_data
     from src.methods.dac import predict
 
-    ckpt = torch.load(tmp_path / "model.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "model.pt", weights_only=True)
     cfg = OmegaConf.create(result["config"])
     out = predict(ckpt, build_data(cfg), "cpu")
     assert (out.labels == out.embeddings.argmax(1)).all()
@@ -280,6 +280,6 @@ def test_inner_steps_do_not_change_the_training(tmp_path):
         )  # fmt: skip
         for inner in (1, 7)
     ]
-    one, many = (torch.load(tmp_path / str(i) / "model.pt", weights_only=False) for i in (1, 7))
+    one, many = (torch.load(tmp_path / str(i) / "model.pt", weights_only=True) for i in (1, 7))
     assert results[0]["extra"]["steps"] == results[1]["extra"]["steps"] > 0
     assert all(torch.equal(one["state_dict"][k], many["state_dict"][k]) for k in one["state_dict"])

@@ -194,7 +194,7 @@ def test_src_predict_works_on_dec_and_ae_kmeans_checkpoints(tmp_path):
 
     for method in ("dec", "ae_kmeans"):
         result = run_in_process(tmp_path, method, f"method={method}")
-        ckpt = torch.load(result["model_path"], weights_only=False)
+        ckpt = torch.load(result["model_path"], weights_only=True)
         assert isinstance(ckpt["preprocess"], dict) and ckpt["preprocess"]["kind"] == "dec_scale"
         out = tmp_path / f"pred_{method}"
         predict_execute([f"ckpt={tmp_path / method}", "data=digits", f"out={out}"])
@@ -212,7 +212,7 @@ def test_predict_rejects_a_checkpoint_with_only_the_preprocessing_name(tmp_path)
     from src.predict import resolve_run
 
     result = run_in_process(tmp_path, "old", "method=ae_kmeans")
-    ckpt = torch.load(result["model_path"], weights_only=False)
+    ckpt = torch.load(result["model_path"], weights_only=True)
     ckpt["preprocess"] = "dec_scale"
     atomic_torch_save(result["model_path"], ckpt)
     (tmp_path / "old" / "result.json").unlink()

@@ -31,11 +31,23 @@ def load_dataset(dataset_cfg: DictConfig, root: str | Path) -> ClusterData:
     return data
 
 
+def check_subset(subset: int | None, data: ClusterData, imbalanced: float | None) -> None:
+    """``dataset.subset`` larger than the data set: refused, with the data set's size."""
+    if subset is None or subset <= len(data):
+        return
+    after = f" after dataset.imbalance={imbalanced}" if imbalanced is not None else ""
+    raise UserError(
+        f"dataset.subset={subset} exceeds the {len(data)} samples of {data.name}{after}; "
+        f"use dataset.subset≤{len(data)} or dataset.subset=null (all of them)"
+    )
+
+
 def build_data(cfg: DictConfig) -> ClusterData:
     """Load, subsample and preprocess the data set a run's config asks for."""
     ds = cfg.dataset
     data = load_dataset(ds, cfg.data_root)
     data = imbalance(data, ds.get("imbalance"), cfg.seed)
+    check_subset(ds.get("subset"), data, ds.get("imbalance"))
     data = subsample(data, ds.get("subset"), cfg.seed)
     data = preprocess(data, cfg.preprocess, ds.get("dec_scale"))
     if len(data) == 0:

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from src.checkpoints import save_checkpoint
 from src.data.base import ClusterData
 from src.fast import apply_tf32, batched, resolve_fast
-from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
 from src.methods.dec import load_encoder
 from src.methods.kmeans import fit_kmeans, kmeans_message
@@ -35,7 +35,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "centroids": torch.from_numpy(centres),
         "pretrained_sae": str(pre.path),
     }
-    model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)
+    model_path = save_checkpoint(ctx.run_dir / "model.pt", state)
     return MethodOutput(
         labels=labels,
         embeddings=z,

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from src.checkpoints import save_checkpoint
 from src.data.base import ClusterData
 from src.fast import apply_tf32, resolve_fast
-from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
 from src.methods.kmeans import nearest_centre
 from src.methods.tactics import cluster_features
@@ -101,7 +101,7 @@ def save_model(
         "centroids": centroids,
         "eval_batch_size": int(m.eval_batch_size),
     }
-    return atomic_torch_save(Path(run_dir) / "model.pt", checkpoint)
+    return save_checkpoint(Path(run_dir) / "model.pt", checkpoint)
 
 
 def evaluate_tactics(

@@ -7,11 +7,11 @@ import torch
 from omegaconf import DictConfig
 
 from src.callbacks.dec_tolerance import DECToleranceStop
+from src.checkpoints import save_checkpoint
 from src.data.base import ClusterData
 from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
 from src.errors import UserError
 from src.fast import apply_tf32, batched, chunk_plan, fit_chunks, resolve_fast
-from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
 from src.methods.kmeans import fit_kmeans, kmeans_message
 from src.metrics import evaluate
@@ -89,7 +89,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "alpha": module.alpha,
         "pretrained_sae": str(pre.path),
     }
-    model_path = atomic_torch_save(ctx.run_dir / "model.pt", state)
+    model_path = save_checkpoint(ctx.run_dir / "model.pt", state)
     extra = {
         "pretrain_cache_hit": pre.cache_hit,
         "pretrain_checkpoint": str(pre.path),

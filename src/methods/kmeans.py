@@ -8,9 +8,9 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn.cluster import KMeans
 
+from src.checkpoints import save_checkpoint
 from src.data.base import ClusterData
 from src.errors import UserError
-from src.io_utils import atomic_torch_save
 from src.methods.base import MethodOutput, RunContext
 
 
@@ -50,7 +50,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
             x, ctx.n_clusters, cfg.method.n_init, ctx.seed, cfg.method.max_iter
         )
         labels = nearest_centre(x, centres)
-    model_path = atomic_torch_save(
+    model_path = save_checkpoint(
         ctx.run_dir / "model.pt",
         {
             "method": "kmeans",

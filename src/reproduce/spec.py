@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ def table_names() -> list[str]:
 
 SEEDS_GRAMMAR = "a comma-separated list of seeds and inclusive ranges, e.g. 0-4, 0,3,7 or 0-2,9"
 MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_RUNS = 10_000  # more is a typo, not a plan (and would take minutes only to list)
 
 
 def parse_seeds(text: str, what: str = "--seeds") -> list[int]:
@@ -100,8 +102,13 @@ def parse_seeds(text: str, what: str = "--seeds") -> list[int]:
                 f"{what} {text!r}: range {item!r} is empty or beyond {MAX_SEED}; "
                 f"use {SEEDS_GRAMMAR}"
             )
+        if len(seeds) + last - first + 1 > MAX_RUNS:
+            raise UserError(
+                f"{what} {text!r} lists more than {MAX_RUNS:,} seeds (each at least one run); "
+                "a reproduction plans at most that many runs: use fewer seeds"
+            )
         seeds.extend(range(first, last + 1))
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    repeated = sorted(s for s, n in Counter(seeds).items() if n > 1)
     if repeated:
         raise UserError(
             f"{what} {text!r} lists seed {', '.join(map(str, repeated))} more than once; "

@@ -1,0 +1,81 @@
+"""Issue 20: a checkpoint is data, never code. ``model.pt`` holds tensors and plain values and
+is read with ``weights_only=True``; anything else is refused with one line before use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from src.checkpoints import load_checkpoint, migrate_checkpoint, plain
+from src.errors import UserError
+from src.predict import resolve_run
+from tests.conftest import REPO
+from tests.run_helpers import run_in_process
+
+
+class E:
+    """Runs ``touch OWNED`` when unpickled (the crafted file of the issue)."""
+
+    def __reduce__(self):
+        return (os.system, ("touch OWNED",))
+
+
+def predict_cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": pythonpath, "WANDB_MODE": "disabled"}
+    return subprocess.run(
+        [sys.executable, "-m", "src.predict", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_crafted_pickle_runs_no_code_and_is_refused_in_one_line(tmp_path):
+    torch.save({"x": E()}, tmp_path / "model.pt")
+    proc = predict_cli("ckpt=model.pt", "data=digits", cwd=tmp_path)
+    assert not (tmp_path / "OWNED").exists(), "the checkpoint ran code"
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: refused checkpoint"), proc.stderr
+    assert "posix.system" in lines[0] or "os.system" in lines[0]
+
+
+@pytest.fixture(scope="module")
+def kmeans_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("kmeans_ckpt")
+    run_in_process(run_dir, "dataset=digits", "plots=false", "export.embeddings=never")
+    return run_dir
+
+
+def test_written_checkpoint_loads_with_weights_only(kmeans_run):
+    ckpt = torch.load(kmeans_run / "model.pt", weights_only=True)
+    assert isinstance(ckpt["centres"], torch.Tensor) and ckpt["method"] == "kmeans"
+    assert isinstance(ckpt["config"], dict) and isinstance(ckpt["preprocess"], dict)
+
+
+def test_old_numpy_checkpoint_gets_a_migration_message_then_migrates(kmeans_run, tmp_path):
+    ckpt = torch.load(kmeans_run / "model.pt", weights_only=True)
+    old = {**ckpt, "centres": ckpt["centres"].numpy(), "n_clusters": np.int64(10)}
+    path = tmp_path / "model.pt"
+    torch.save(old, path)  # how an older dcrepro wrote it
+    with pytest.raises(UserError, match=r"old format.*python -m src\.checkpoints migrate"):
+        load_checkpoint(path)
+    migrate_checkpoint(path)
+    run = resolve_run(str(path))
+    assert torch.equal(run.checkpoint["centres"], ckpt["centres"])
+    assert run.checkpoint["n_clusters"] == 10
+
+
+def test_plain_turns_numpy_into_tensors_and_python_values():
+    value = plain({"a": np.ones(3, np.float32), "b": (np.float64(0.5), [np.int32(2)])})
+    assert isinstance(value["a"], torch.Tensor) and value["b"] == [0.5, [2]]
+    with pytest.raises(TypeError):
+        plain({"x": object()})
