@@ -83,8 +83,6 @@ RULES: dict[str, Num] = {
     "dataset.subset": Num(int, 2, nullable=True),
     "dataset.imbalance": Num(float, 0, 1, lo_open=True, nullable=True),
     "dataset.dec_scale": Num(float, 0, lo_open=True, nullable=True, words=("auto",)),
-    "dataset.dec_update_interval": COUNT,
-    "dataset.dec_max_iter": COUNT,
     # DEC family and k-means
     "method.n_init": COUNT,
     "method.max_iter": COUNT,
