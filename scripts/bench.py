@@ -24,7 +24,7 @@ from src.bench.floor import gemm_peaks
 from src.bench.framework import compose_config, phases_of, run_framework
 from src.bench.handwritten import HandTiming, hand_written_dac, hand_written_dec
 from src.bench.profiles import COMMON, PARTS, PROFILES, Profile
-from src.bench.report import checks, device_slug, run_record, write_outputs
+from src.bench.report import checks, device_slug, paper_projection, run_record, write_outputs
 from src.bench.table import bench_table
 from src.bench.variants import VARIANTS, run_variants
 from src.errors import UserError, exit_with
@@ -43,8 +43,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--profile",
         default="auto",
         choices=["auto", *PROFILES],
-        help="paper (GPU-sized), quick (CPU-sized), smoke (seconds); auto: paper on CUDA, "
-        "quick otherwise",
+        help="paper (GPU-sized), cpu (full MNIST on the CPU, the paper's DEC schedule "
+        "projected), quick (CPU-sized, digits), smoke (seconds); auto: paper on CUDA, quick "
+        "otherwise",
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument(
@@ -121,6 +122,14 @@ def resolve(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def paper_stages() -> dict[str, int]:
+    """The paper's SAE schedule (``pretrain=paper``): iterations per stage name."""
+    cfg = compose_config(["method=dec", "dataset=mnist", "pretrain=paper"])
+    layers = len(cfg.arch.hidden_dims) + 1
+    stages = {f"layer{i}": int(cfg.pretrain.layerwise_iters) for i in range(layers)}
+    return {**stages, "finetune": int(cfg.pretrain.finetune_iters)}
 
 
 def hand_settings(device: torch.device) -> dict[str, Any]:
@@ -245,6 +254,8 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
                 }
             peak = record["gemm_gflop_s"].get(result.get("precision", "fp32"), {}).get("peak")
             runs.append(run_record(result, phases_of(result), hand, overrides, execute_s, peak))
+            if method == "dec" and profile.project_paper_schedule:
+                runs[-1]["paper_projection"] = paper_projection(runs[-1], paper_stages())
             save()
         if method != "dec" and variants:
             record["variants"][method] = run_variants(

@@ -21,7 +21,7 @@ from src.bench.handwritten import (
     dac_setup,
     sae_stage_setup,
 )
-from src.bench.report import checks, device_slug, table_markdown
+from src.bench.report import checks, device_slug, paper_projection, table_markdown
 from src.bench.table import compare
 from src.errors import UserError
 from src.models.convnets import build_convnet
@@ -249,6 +249,26 @@ def test_smoke_table_runs_seeds_in_turn_and_at_once_with_the_same_metrics(tmp_pa
         assert run["seconds"] > 0 and 0 <= run["metrics"]["acc"] <= 1
     md = (out / "smoke-cpu-table.md").read_text()
     assert "## dec_table2 on digits, seeds 0-1" in md and "| dec seed1 |" in md
+
+
+def test_paper_projection_scales_only_the_sae_stages():
+    phases = [
+        {"name": "data", "seconds": 2.0, "it_per_s": None},
+        {"name": "pretrain_layer0", "seconds": 10.0, "it_per_s": 100.0},
+        {"name": "pretrain_finetune", "seconds": 40.0, "it_per_s": 50.0},
+        {"name": "dec", "seconds": 30.0, "it_per_s": 200.0},
+    ]
+    run = {"method": "dec", "seed": 0, "end_to_end_s": 90.0, "phases": phases}
+    got = paper_projection(run, {"layer0": 5000, "finetune": 10000})
+    # 90 − (10 + 40) + 5000/100 + 10000/50 = 40 + 50 + 200
+    assert got["end_to_end_s"] == 290.0 and got["stage_seconds"] == {
+        "layer0": 50.0,
+        "finetune": 200.0,
+    }
+    run["paper_projection"] = got
+    assert checks([run], None, {"dec_paper_schedule_s": 300.0}) == {
+        "dec_seed0_paper_schedule_projected_le_300s": True
+    }
 
 
 def test_phase_seconds_count_nested_phases_once():

@@ -80,6 +80,24 @@ def run_record(
     }
 
 
+def paper_projection(run: dict[str, Any], stage_iterations: dict[str, int]) -> dict[str, Any]:
+    """A run projected to other SAE stage lengths: each ``pretrain_<stage>`` phase takes
+    ``stage_iterations[stage]`` iterations at the rate measured in the run; every other phase
+    keeps its measured seconds."""
+    phases = {p["name"]: p for p in run["phases"]}
+    stages: dict[str, float] = {}
+    measured = 0.0
+    for stage, iterations in stage_iterations.items():
+        phase = phases[f"pretrain_{stage}"]
+        measured += phase["seconds"]
+        stages[stage] = iterations / phase["it_per_s"]
+    return {
+        "stage_iterations": dict(stage_iterations),
+        "stage_seconds": stages,
+        "end_to_end_s": run["end_to_end_s"] - measured + sum(stages.values()),
+    }
+
+
 def checks(
     runs: list[dict[str, Any]], table: dict[str, Any] | None, targets: dict[str, float]
 ) -> dict[str, Any]:
@@ -91,6 +109,10 @@ def checks(
         limit = targets.get(f"{run['method']}_end_to_end_s")
         if limit is not None:
             out[f"{key}_end_to_end_le_{limit:g}s"] = run["end_to_end_s"] <= limit
+        limit = targets.get(f"{run['method']}_paper_schedule_s")
+        if limit is not None and run.get("paper_projection"):
+            projected = run["paper_projection"]["end_to_end_s"]
+            out[f"{key}_paper_schedule_projected_le_{limit:g}s"] = projected <= limit
         ratios = [p["ratio"] for p in run["phases"] if p.get("ratio") is not None]
         if "min_ratio" in targets and ratios:
             out[f"{key}_min_ratio_ge_{targets['min_ratio']:g}"] = (
@@ -154,6 +176,7 @@ def markdown(record: dict[str, Any]) -> str:
             f"{phase_seconds(run['phases']):.1f} s); stopped by {run['stopped_by']}.",
             "",
             *([f"Switches: {switches_text(run['fast'])}.", ""] if run.get("fast") else []),
+            *projection_markdown(run.get("paper_projection")),
             "| phase | iterations | seconds | it/s | hand eager it/s | hand graph it/s "
             "| hand s for these iterations | ratio | GFLOP/it | floor it/s | ÷ floor "
             "| hand ÷ floor |",
@@ -176,6 +199,20 @@ def markdown(record: dict[str, Any]) -> str:
         lines += ["", "## The issue's targets", "", "| check | met |", "|---|---|"]
         lines += [f"| {k} | {'yes' if v else 'no'} |" for k, v in record["checks"].items()]
     return "\n".join(lines) + "\n"
+
+
+def projection_markdown(projection: dict[str, Any] | None) -> list[str]:
+    """One line: the run at the paper's SAE schedule, projected from its stage rates."""
+    if not projection:
+        return []
+    iterations = " + ".join(f"{v:,}" for v in projection["stage_iterations"].values())
+    seconds = projection["end_to_end_s"]
+    return [
+        f"**Paper schedule, projected**: SAE stages of {iterations} iterations at the rates "
+        f"below, the other phases as measured: {seconds:,.0f} s ({seconds / 60:.1f} min) end "
+        "to end (a projection, not a run).",
+        "",
+    ]
 
 
 def gemm_markdown(peaks: dict[str, dict[str, float]]) -> list[str]:
