@@ -61,9 +61,10 @@ def _flag(value: Any, on_gpu: bool) -> bool:
 
 def resolve_fast(fast_cfg: DictConfig | dict | None, device: torch.device) -> FastOptions:
     """``auto`` → on for CUDA and off for CPU; CUDA graphs are forced off without CUDA.
-    ``compile`` and ``amp`` default to off. ``amp=auto`` resolves to off too: bf16 changes the
-    arithmetic, and it becomes a default only once the accuracy check has shown it changes
-    nothing. ``amp=true`` on a device without fast bf16 raises :class:`UnsupportedPrecision`."""
+    ``compile`` defaults to off. ``amp=auto`` → bf16 where the device has fast bf16
+    (:func:`has_fast_bf16`), else fp32; ``amp=true`` on a device without fast bf16 raises
+    :class:`UnsupportedPrecision`. (Which value ``conf/fast/auto.yaml`` gives ``amp`` is the
+    accuracy check's decision: see the README.)"""
     cfg = dict(fast_cfg or {})
     on_gpu = device.type == "cuda"
     spc = cfg.get("steps_per_call", "auto")
@@ -99,7 +100,9 @@ def has_fast_bf16(device: torch.device) -> bool:
 
 
 def _amp(value: Any, device: torch.device) -> bool:
-    if value in ("auto", None) or not bool(value):
+    if value == "auto":
+        return has_fast_bf16(device)
+    if value is None or not bool(value):
         return False
     if not has_fast_bf16(device):
         raise UnsupportedPrecision(

@@ -24,10 +24,11 @@ def no_fast_bf16_cpu(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
 
 
-def test_auto_and_false_resolve_to_fp32():
-    for value in ("auto", False, None):
+def test_false_resolves_to_fp32_and_auto_to_bf16_where_it_is_fast(monkeypatch):
+    for value in (False, None):
         assert precision(resolve_fast({"amp": value}, CPU)) == "fp32"
-    assert precision(resolve_fast(None, CPU)) == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert precision(resolve_fast({"amp": "auto"}, CPU)) == "bf16"
 
 
 def test_bf16_on_a_cpu_without_it_is_one_line(monkeypatch):
