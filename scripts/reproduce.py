@@ -44,6 +44,7 @@ from src.reproduce.spec import (
     plan,
 )
 from src.reproduce.store import Store
+from src.sweep_checks import overrides_problems
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             f"--max-runs {args.max_runs}: use a number of runs ≥ 0 (0 runs nothing, then "
             "aggregates)"
         )
+    if problems := overrides_problems(args.overrides):
+        raise UserError("\n".join(f"{p} (in the overrides for every run)" for p in problems))
     started = time.perf_counter()
     command = "python -m scripts.reproduce " + shlex.join(argv)
     profile = load_profile(args.profile)

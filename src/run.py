@@ -33,6 +33,7 @@ from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.seeding import seed_everything
+from src.sweep_checks import sweep_problems
 from src.validation import added_key_problems, output_problems, validate_run
 
 # Hydra errors that come from the command line (not from inside the run)
@@ -265,7 +266,7 @@ def parse_and_run() -> None:
     """Check the command line, then run Hydra's task function (one run or a sweep)."""
     if complaint := check_group_overrides(sys.argv[1:]):
         exit_with(UserError(complaint))
-    if problems := check_run_dir_override(sys.argv[1:]):
+    if problems := check_run_dir_override(sys.argv[1:]) or sweep_problems(sys.argv[1:]):
         exit_with(UserError("\n".join(problems)))
     try:
         with hydra_errors_raised():

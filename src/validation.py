@@ -219,6 +219,24 @@ def _cache_dir_problem(cfg: DictConfig) -> list[str]:
     return []
 
 
+def size_problems(cfg: DictConfig) -> list[str]:
+    """``n_clusters`` or ``dataset.subset`` beyond a data set of known size
+    (``dataset.n_samples``), said before the data are loaded."""
+    size, name = _select(cfg, "dataset.n_samples"), _select(cfg, "dataset.name")
+    subset, k = _select(cfg, "dataset.subset"), _select(cfg, "n_clusters")
+    if not isinstance(size, int):
+        return []
+    if isinstance(subset, int) and subset > size:
+        return [
+            f"dataset.subset={subset} exceeds the {size} samples of {name}; "
+            f"use dataset.subset≤{size} or dataset.subset=null (all of them)"
+        ]
+    limit, what = (subset, f"dataset.subset={subset}") if isinstance(subset, int) else (size, name)
+    if isinstance(k, int) and k > limit:
+        return [f"n_clusters={k} exceeds the {limit} samples of {what}; use n_clusters≤{limit}"]
+    return []
+
+
 def choice_problems(cfg: DictConfig) -> list[str]:
     """One line per option that names no valid choice or contradicts another option."""
     return (
@@ -278,6 +296,7 @@ RUN_OUTPUTS = (
 def validate_run(cfg: DictConfig, run_dir: Path) -> None:
     """Raise one :class:`UserError` listing every problem found before the run starts."""
     problems = numeric_problems(cfg) + choice_problems(cfg)
+    problems = problems or size_problems(cfg)
     if not problems:
         problems = output_problems(run_dir, RUN_OUTPUTS) + device_problems(cfg)
     if problems:
