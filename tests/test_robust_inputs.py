@@ -65,3 +65,51 @@ def test_harness_composes_its_overrides_before_planning(tmp_path, dry):
     proc = harness(tmp_path, "--profile", "smoke", *dry, "method.lrr=3")
     assert_one_line_exit_2(proc, "method.lrr is not a config key; did you mean method.lr?")
     assert not (tmp_path / "store").exists()
+
+
+# 2. cached MNIST validated against the source
+
+
+def _hundred_sample_cache(cache: Path) -> None:
+    import numpy as np
+
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    images = np.zeros((100, 28, 28), np.uint8)
+    np.savez_compressed(cache, images=images, labels=np.zeros(100, np.int64))
+
+
+def test_short_mnist_cache_is_rebuilt_from_the_source(tmp_path, capsys):
+    from src.data import mnist
+
+    wheel = Path(os.environ.get("DCREPRO_DATA", REPO / "data")) / "raw" / mnist.WHEEL_NAME
+    if not wheel.exists():
+        pytest.skip("real MNIST not prepared (make data)")
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / mnist.WHEEL_NAME).symlink_to(wheel)
+    _hundred_sample_cache(tmp_path / "mnist" / "mnist.npz")
+    assert len(mnist.load_mnist(tmp_path)) == 70_000
+    assert "images uint8[100, 28, 28]" in capsys.readouterr().err
+    assert len(mnist.load_mnist(tmp_path)) == 70_000  # the rebuilt cache is accepted
+
+
+def test_short_mnist_cache_without_source_is_refused(tmp_path):
+    from src.data import mnist
+    from src.errors import CorruptedCacheError
+
+    _hundred_sample_cache(tmp_path / "mnist" / "mnist.npz")
+    with pytest.raises(CorruptedCacheError, match="carry no checksum.*delete it.*make data"):
+        mnist.load_mnist(tmp_path)
+
+
+def test_cache_edited_after_it_was_built_is_rebuilt(tmp_path):
+    import numpy as np
+
+    from src.data.cache import cached_arrays
+
+    built = {"a": np.arange(5)}
+    cache = tmp_path / "c.npz"
+    cached_arrays(cache, ("a",), lambda: built)
+    with np.load(cache) as f:
+        edited = {"a": f["a"][:3], "sha256": f["sha256"]}
+    np.savez(cache, **edited)
+    assert cached_arrays(cache, ("a",), lambda: built)["a"].tolist() == [0, 1, 2, 3, 4]
