@@ -45,6 +45,7 @@ from src.reproduce.spec import (
 )
 from src.reproduce.store import Store
 from src.sweep_checks import overrides_problems
+from src.validation import folder_problems
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -157,7 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     seed_batch_wanted = parse_seed_batch(args.seed_batch)
     specs = load_specs(profile, args)
     out_dir = Path(args.out or profile.out)
-    store = Store(Path(args.store or profile.store))
+    store_dir = Path(args.store or profile.store)
+    if not args.dry_run and (
+        problems := folder_problems(store_dir, "--store DIR")
+        + folder_problems(out_dir, "--out DIR")
+    ):
+        raise UserError("\n".join(problems))
+    store = Store(store_dir)
     launcher = args.launcher or profile.launcher
     for leftover in store.remove_leftovers():
         print(f"removed {leftover} (left by a batch worker that is gone)")

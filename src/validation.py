@@ -209,12 +209,39 @@ def _batch_norm_problem(cfg: DictConfig) -> list[str]:
     return []
 
 
+SAE_CACHE_ENTRIES = ("src.methods.dec.run", "src.methods.ae_kmeans.run")  # write cache_dir
+
+
 def _cache_dir_problem(cfg: DictConfig) -> list[str]:
     cache_dir = _select(cfg, "cache_dir")
     if isinstance(cache_dir, str) and Path(cache_dir).is_file():
         return [
             f"cache_dir={cache_dir} is a file, not a folder; remove it or choose another "
             "with cache_dir=DIR"
+        ]
+    entry, cache = _select(cfg, "method.entry"), _select(cfg, "pretrain.cache")
+    if isinstance(cache_dir, str) and entry in SAE_CACHE_ENTRIES and cache is not False:
+        return folder_problems(Path(cache_dir), "cache_dir=DIR (or pretrain.cache=false)")
+    return []
+
+
+def folder_problems(folder: Path, fix: str) -> list[str]:
+    """Why ``folder`` could not be written or created, without creating it: its nearest
+    existing ancestor must be a writable folder. ``fix`` names the option that picks another
+    (``hydra.run.dir=DIR``)."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return [
+            f"cannot create the folder {folder}: {probe} is a file; remove it or choose "
+            f"another with {fix}"
+        ]
+    if not os.access(probe, os.W_OK | os.X_OK):
+        if probe == folder:
+            return [f"the folder {folder} is not writable; choose another with {fix}"]
+        return [
+            f"cannot create the folder {folder}: {probe} is not writable; choose another with {fix}"
         ]
     return []
 

@@ -113,3 +113,84 @@ def test_cache_edited_after_it_was_built_is_rebuilt(tmp_path):
         edited = {"a": f["a"][:3], "sha256": f["sha256"]}
     np.savez(cache, **edited)
     assert cached_arrays(cache, ("a",), lambda: built)["a"].tolist() == [0, 1, 2, 3, 4]
+
+
+# 3. writes: a full disk, unwritable folders
+
+
+def _file_size_limit(limit: int):
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_full_disk_names_the_file_and_the_missing_space(tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "src.run", *QUICK, f"hydra.run.dir={run}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        preexec_fn=_file_size_limit(100 * 1024),
+    )  # fmt: skip
+    assert_one_line_exit_2(proc, f"cannot write {run / 'embeddings.npy'}: out of space", "missing")
+    assert "ulimit -f" in proc.stderr
+    assert not list(run.glob(".*.tmp")) and not (run / "result.json").exists()
+
+
+def test_full_disk_while_writing_a_table_leaves_nothing(tmp_path):
+    import resource
+
+    from src.io_utils import OutOfSpaceError, atomic_write_text
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    table = tmp_path / "tables" / "dec_table2.md"
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        with pytest.raises(OutOfSpaceError, match="20,000 bytes needed, 4,096 written"):
+            atomic_write_text(table, "x" * 20_000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert list(table.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--store", "--out"])
+def test_harness_folder_that_is_a_file(tmp_path, option):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    proc = module("scripts.reproduce", "--profile", "smoke", "--store", str(tmp_path / "s"),
+                  "--out", str(tmp_path / "o"), option, str(blocker))  # fmt: skip
+    assert_one_line_exit_2(proc, f"{blocker} is a file", f"another with {option} DIR")
+
+
+def test_default_run_dir_checked_before_hydra_creates_it(cli, tmp_path):
+    (tmp_path / "outputs").write_text("")
+    proc = cli(*QUICK, cwd=tmp_path)
+    assert_one_line_exit_2(proc, "outputs is a file", "hydra.run.dir=DIR")
+
+
+def test_cache_dir_checked_before_pretraining(cli, tmp_path):
+    (tmp_path / "blocker").write_text("")
+    cache = tmp_path / "blocker" / "cache"
+    proc = cli("method=dec", "logger=none", f"cache_dir={cache}", f"hydra.run.dir={tmp_path / 'r'}")
+    assert_one_line_exit_2(proc, f"cannot create the folder {cache}", "cache_dir=DIR")
+
+
+def test_read_only_folders_are_refused(tmp_path, monkeypatch):
+    from src.validation import choice_problems, folder_problems
+
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, m: Path(p) != read_only and real_access(p, m))
+    (line,) = folder_problems(read_only / "runs", "hydra.run.dir=DIR")
+    assert f"{read_only} is not writable; choose another with hydra.run.dir=DIR" in line
+    (line,) = choice_problems(config("method=dec", f"cache_dir={read_only}"))
+    assert f"the folder {read_only} is not writable" in line
+    assert choice_problems(config("method=kmeans", f"cache_dir={read_only}")) == []
+
+
+def test_quoted_run_dir_makes_no_stray_folder(cli, tmp_path):
+    proc = cli(*QUICK, f'hydra.run.dir="{tmp_path / "run dir"}"', cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run dir" / "result.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run dir"]
