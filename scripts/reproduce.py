@@ -9,11 +9,13 @@ Interrupt it at any point: finished runs are kept and the next call resumes.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from src.errors import UserError, exit_with
 from src.reproduce.aggregate import (
@@ -117,6 +119,17 @@ def load_specs(profile: Profile, args: argparse.Namespace) -> list[TableSpec]:
     return specs
 
 
+def checked_in_checkout(overrides: list[str]) -> list[str]:
+    """:func:`overrides_problems` where the runs start (the checkout), so relative paths in
+    the overrides are checked where the runs will read and write them."""
+    here = os.getcwd()
+    os.chdir(REPO)
+    try:
+        return overrides_problems(overrides)
+    finally:
+        os.chdir(here)
+
+
 def launch_commands(store: Store) -> dict[tuple[str, int], str]:
     """(config key, seed) → the reproduce command that last finished that run."""
     return {
@@ -147,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             f"--max-runs {args.max_runs}: use a number of runs ≥ 0 (0 runs nothing, then "
             "aggregates)"
         )
-    if problems := overrides_problems(args.overrides):
+    if problems := checked_in_checkout(args.overrides):
         raise UserError("\n".join(f"{p} (in the overrides for every run)" for p in problems))
     started = time.perf_counter()
     command = "python -m scripts.reproduce " + shlex.join(argv)
@@ -157,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs_wanted = parse_jobs(args.jobs)
     seed_batch_wanted = parse_seed_batch(args.seed_batch)
     specs = load_specs(profile, args)
-    out_dir = Path(args.out or profile.out)
-    store_dir = Path(args.store or profile.store)
+    out_dir = Path(args.out).resolve() if args.out else REPO / profile.out
+    store_dir = Path(args.store).resolve() if args.store else REPO / profile.store
     if not args.dry_run and (
         problems := folder_problems(store_dir, "--store DIR")
         + folder_problems(out_dir, "--out DIR")
@@ -263,7 +276,8 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-if __name__ == "__main__":
+def cli() -> NoReturn:
+    """The command line: one-line errors (exit 2), Ctrl-C or SIGTERM kept resumable (130)."""
     signal.signal(signal.SIGTERM, _interrupt)  # a killed job stops its run and frees its locks
     try:
         sys.exit(main())
@@ -272,3 +286,7 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to resume")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    cli()

@@ -194,3 +194,54 @@ def test_quoted_run_dir_makes_no_stray_folder(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run dir" / "result.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run dir"]
+
+
+# 4. entry points from any working directory
+
+
+def installed_only(tmp_path: Path) -> dict:
+    """PYTHONPATH as the editable install gives it: the ``src`` package, not the checkout."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "src").symlink_to(REPO / "src")
+    return {"PYTHONPATH": str(site)}
+
+
+def test_harness_runs_from_another_directory(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = installed_only(tmp_path)
+    args = ("--profile", "smoke", "--dry-run", "--tables", "dec_table2")
+    proc = module("src.reproduce", *args, cwd=elsewhere, env=env)
+    assert proc.returncode == 0 and "would run" in proc.stdout, proc.stderr
+    assert module("src.bench", "--help", cwd=elsewhere, env=env).returncode == 0
+    assert module("scripts.reproduce", *args, cwd=elsewhere, env=env).returncode == 1  # the old way
+
+
+def test_console_commands_point_at_entry_points():
+    import importlib
+
+    tomllib = pytest.importorskip("tomllib")
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {"dcrepro-run", "dcrepro-reproduce", "dcrepro-bench"} <= set(scripts)
+    for target in scripts.values():
+        name, _, attr = target.partition(":")
+        assert callable(getattr(importlib.import_module(name), attr)), target
+
+
+def test_relative_data_root_found_in_the_checkout(tmp_path, monkeypatch):
+    import src.data
+
+    checkout = tmp_path / "checkout"
+    (checkout / "data").mkdir(parents=True)
+    monkeypatch.setattr(src.data, "CHECKOUT", checkout)
+    monkeypatch.chdir(tmp_path)
+    assert src.data.data_root("data") == checkout / "data"
+    (tmp_path / "data").mkdir()
+    assert src.data.data_root("data") == Path("data")  # the working directory's comes first
+
+
+def test_data_root_that_is_a_file(cli, tmp_path):
+    (tmp_path / "f").write_text("")
+    proc = cli("dataset=mnist", *QUICK, f"data_root={tmp_path / 'f'}", f"hydra.run.dir={tmp_path}")
+    assert_one_line_exit_2(proc, "is a file, not a folder; set data_root=DIR")
