@@ -50,8 +50,26 @@ from src.sweep_checks import overrides_problems
 from src.validation import folder_problems
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (exit 2) with a "did you mean" for a misspelt option,
+    not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        import difflib
+
+        options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        unknown = message.startswith("unrecognized arguments")
+        words = [w.split("=")[0] for w in message.split() if unknown and w.startswith("--")]
+        hint = ""
+        for word in words:
+            if match := difflib.get_close_matches(word, options, n=1, cutoff=0.6):
+                hint = f"; did you mean {match[0]}?"
+                break
+        raise UserError(f"{message}{hint or '; --help lists the options'}")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="scripts.reproduce", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="scripts.reproduce", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="full", help="conf/reproduce/profile/<name>.yaml")
     p.add_argument("--tables", help="comma-separated subset of the profile's tables")
     p.add_argument("--methods", help="comma-separated subset of the tables' methods")

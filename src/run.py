@@ -49,6 +49,11 @@ def resolve_n_clusters(requested: int | None, data: ClusterData) -> int:
     k = int(k)
     if k < 2:
         raise UserError(f"n_clusters={k} is too small; use n_clusters=2 or more")
+    if len(data) < 2:
+        raise UserError(
+            f"{data.name} has {len(data)} sample; clustering needs at least 2 samples "
+            "(and n_clusters=2 or more): give more data"
+        )
     if k > len(data):
         raise UserError(
             f"n_clusters={k} exceeds the {len(data)} samples of {data.name}; "

@@ -245,3 +245,34 @@ def test_data_root_that_is_a_file(cli, tmp_path):
     (tmp_path / "f").write_text("")
     proc = cli("dataset=mnist", *QUICK, f"data_root={tmp_path / 'f'}", f"hydra.run.dir={tmp_path}")
     assert_one_line_exit_2(proc, "is a file, not a folder; set data_root=DIR")
+
+
+# 5. messages that point the right way
+
+
+def test_one_row_csv_says_more_data(cli, tmp_path):
+    (tmp_path / "one.csv").write_text("a,b\n1,2\n")
+    proc = cli("dataset=custom", f"dataset.path={tmp_path / 'one.csv'}", *QUICK,
+               "n_clusters=2", f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    assert_one_line_exit_2(proc, "has 1 sample; clustering needs at least 2 samples")
+    assert "n_clusters≤1" not in proc.stderr
+
+
+def test_semicolon_csv_is_named(tmp_path):
+    from src.data.custom import read_table
+    from src.errors import UserError
+
+    path = tmp_path / "semi.csv"
+    path.write_text("a;b;c\n1;2;3\n4;5;6\n")
+    with pytest.raises(UserError, match="looks semicolon-separated"):
+        read_table(path)
+
+
+def test_unicode_override_says_to_quote(cli, tmp_path):
+    proc = cli(*QUICK, "dataset.name=é", f"hydra.run.dir={tmp_path}")
+    assert_one_line_exit_2(proc, "non-ASCII", "'dataset.name=\"é\"'")
+
+
+def test_misspelt_harness_option_is_one_line(tmp_path):
+    proc = harness(tmp_path, "--sedes", "0")
+    assert_one_line_exit_2(proc, "unrecognized arguments: --sedes; did you mean --seeds?")
