@@ -137,6 +137,20 @@ def load_specs(profile: Profile, args: argparse.Namespace) -> list[TableSpec]:
     return specs
 
 
+def launcher_problem(launcher: str) -> str | None:
+    """A Hydra launcher whose plugin is not installed, said before any run is planned."""
+    import importlib.util
+
+    plugin = {"joblib": "hydra_joblib_launcher", "submitit_slurm": "hydra_submitit_launcher",
+              "submitit_local": "hydra_submitit_launcher"}.get(launcher)  # fmt: skip
+    if plugin is None or importlib.util.find_spec(f"hydra_plugins.{plugin}") is not None:
+        return None
+    return (
+        f"--launcher {launcher} needs Hydra's {plugin.replace('_', '-')} plugin, which is not "
+        "installed: pip install -e '.[slurm]', or use --launcher local or batch"
+    )
+
+
 def checked_in_checkout(overrides: list[str]) -> list[str]:
     """:func:`overrides_problems` where the runs start (the checkout), so relative paths in
     the overrides are checked where the runs will read and write them."""
@@ -197,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("\n".join(problems))
     store = Store(store_dir)
     launcher = args.launcher or profile.launcher
+    if problem := launcher_problem(launcher):
+        raise UserError(problem)
     for leftover in store.remove_leftovers():
         print(f"removed {leftover} (left by a batch worker that is gone)")
 

@@ -276,3 +276,16 @@ def test_unicode_override_says_to_quote(cli, tmp_path):
 def test_misspelt_harness_option_is_one_line(tmp_path):
     proc = harness(tmp_path, "--sedes", "0")
     assert_one_line_exit_2(proc, "unrecognized arguments: --sedes; did you mean --seeds?")
+
+
+# 6. scale-out paths
+
+
+def test_missing_launcher_plugin_is_one_line(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is not None:
+        pytest.skip("hydra-submitit-launcher is installed")
+    proc = harness(tmp_path, "--profile", "smoke", "--launcher", "submitit_local")
+    assert_one_line_exit_2(proc, "needs Hydra's hydra-submitit-launcher plugin")
+    assert not (tmp_path / "store").exists()
