@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -288,8 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> NoReturn:
+    """The command line: one-line errors, exit 2."""
     try:
         sys.exit(main())
     except UserError as exc:
         exit_with(exc)
+
+
+if __name__ == "__main__":
+    cli()

@@ -9,11 +9,13 @@ Interrupt it at any point: finished runs are kept and the next call resumes.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from src.errors import UserError, exit_with
 from src.reproduce.aggregate import (
@@ -44,10 +46,30 @@ from src.reproduce.spec import (
     plan,
 )
 from src.reproduce.store import Store
+from src.sweep_checks import overrides_problems
+from src.validation import folder_problems
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (exit 2) with a "did you mean" for a misspelt option,
+    not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        import difflib
+
+        options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        unknown = message.startswith("unrecognized arguments")
+        words = [w.split("=")[0] for w in message.split() if unknown and w.startswith("--")]
+        hint = ""
+        for word in words:
+            if match := difflib.get_close_matches(word, options, n=1, cutoff=0.6):
+                hint = f"; did you mean {match[0]}?"
+                break
+        raise UserError(f"{message}{hint or '; --help lists the options'}")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="scripts.reproduce", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="scripts.reproduce", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="full", help="conf/reproduce/profile/<name>.yaml")
     p.add_argument("--tables", help="comma-separated subset of the profile's tables")
     p.add_argument("--methods", help="comma-separated subset of the tables' methods")
@@ -115,6 +137,31 @@ def load_specs(profile: Profile, args: argparse.Namespace) -> list[TableSpec]:
     return specs
 
 
+def launcher_problem(launcher: str) -> str | None:
+    """A Hydra launcher whose plugin is not installed, said before any run is planned."""
+    import importlib.util
+
+    plugin = {"joblib": "hydra_joblib_launcher", "submitit_slurm": "hydra_submitit_launcher",
+              "submitit_local": "hydra_submitit_launcher"}.get(launcher)  # fmt: skip
+    if plugin is None or importlib.util.find_spec(f"hydra_plugins.{plugin}") is not None:
+        return None
+    return (
+        f"--launcher {launcher} needs Hydra's {plugin.replace('_', '-')} plugin, which is not "
+        "installed: pip install -e '.[slurm]', or use --launcher local or batch"
+    )
+
+
+def checked_in_checkout(overrides: list[str]) -> list[str]:
+    """:func:`overrides_problems` where the runs start (the checkout), so relative paths in
+    the overrides are checked where the runs will read and write them."""
+    here = os.getcwd()
+    os.chdir(REPO)
+    try:
+        return overrides_problems(overrides)
+    finally:
+        os.chdir(here)
+
+
 def launch_commands(store: Store) -> dict[tuple[str, int], str]:
     """(config key, seed) → the reproduce command that last finished that run."""
     return {
@@ -145,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             f"--max-runs {args.max_runs}: use a number of runs ≥ 0 (0 runs nothing, then "
             "aggregates)"
         )
+    if problems := checked_in_checkout(args.overrides):
+        raise UserError("\n".join(f"{p} (in the overrides for every run)" for p in problems))
     started = time.perf_counter()
     command = "python -m scripts.reproduce " + shlex.join(argv)
     profile = load_profile(args.profile)
@@ -153,9 +202,17 @@ def main(argv: list[str] | None = None) -> int:
     jobs_wanted = parse_jobs(args.jobs)
     seed_batch_wanted = parse_seed_batch(args.seed_batch)
     specs = load_specs(profile, args)
-    out_dir = Path(args.out or profile.out)
-    store = Store(Path(args.store or profile.store))
+    out_dir = Path(args.out).resolve() if args.out else REPO / profile.out
+    store_dir = Path(args.store).resolve() if args.store else REPO / profile.store
+    if not args.dry_run and (
+        problems := folder_problems(store_dir, "--store DIR")
+        + folder_problems(out_dir, "--out DIR")
+    ):
+        raise UserError("\n".join(problems))
+    store = Store(store_dir)
     launcher = args.launcher or profile.launcher
+    if problem := launcher_problem(launcher):
+        raise UserError(problem)
     for leftover in store.remove_leftovers():
         print(f"removed {leftover} (left by a batch worker that is gone)")
 
@@ -253,7 +310,8 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-if __name__ == "__main__":
+def cli() -> NoReturn:
+    """The command line: one-line errors (exit 2), Ctrl-C or SIGTERM kept resumable (130)."""
     signal.signal(signal.SIGTERM, _interrupt)  # a killed job stops its run and frees its locks
     try:
         sys.exit(main())
@@ -262,3 +320,7 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to resume")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    cli()

@@ -19,7 +19,7 @@ import numpy as np
 
 from src.data.base import ClusterData
 from src.errors import UserError
-from src.io_utils import atomic_write
+from src.io_utils import atomic_write, atomic_write_text
 
 EMBEDDING_POLICIES = ("auto", "always", "never")
 AUTO_SKIP_INPUT_BYTES = 64 * 2**20
@@ -38,19 +38,20 @@ def write_assignments(
     )
     if y is not None:
         table["label"] = np.asarray(y, dtype=np.int64)
-    return atomic_write(
-        path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
-    )
+    text = table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    return atomic_write_text(path, text)
 
 
 def write_npy(path: Path, array: np.ndarray) -> Path:
     """``np.save`` to ``path`` atomically."""
 
+    array = np.asarray(array)
+
     def write(tmp: Path) -> None:
         with tmp.open("wb") as f:
-            np.save(f, np.asarray(array))
+            np.save(f, array)
 
-    return atomic_write(path, write)
+    return atomic_write(path, write, size=array.nbytes + 128)  # + the .npy header
 
 
 def embedding_decision(

@@ -51,6 +51,12 @@ def _close_key(key: str, argv: list[str]) -> str:
 def one_line(exc: CompactHydraException, argv: list[str]) -> UserError:
     """The one-line form of a Hydra composition or override-parsing error."""
     lines = str(exc).splitlines() or [type(exc).__name__]
+    if isinstance(exc, OverrideParseException) and not exc.override.isascii():
+        key, _, value = exc.override.partition("=")
+        return UserError(
+            f"the override '{exc.override}' has non-ASCII characters, which Hydra reads only in "
+            f"quotes; quote the value: '{key}=\"{value}\"'"
+        )
     if isinstance(exc, OverrideParseException):
         return UserError(
             f"cannot parse the override '{exc.override}' ({lines[0]}); check its syntax, and "

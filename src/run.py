@@ -21,7 +21,7 @@ from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 from src.checkpoints import complete_checkpoint
-from src.config_groups import check_choice, groups
+from src.config_groups import CONF_DIR, check_choice, groups
 from src.data import ClusterData, build_data
 from src.data.preprocess import preprocess_summary
 from src.errors import UserError, exit_with
@@ -33,7 +33,8 @@ from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.seeding import seed_everything
-from src.validation import added_key_problems, output_problems, validate_run
+from src.sweep_checks import MULTIRUN_FLAGS, sweep_problems
+from src.validation import added_key_problems, folder_problems, validate_run
 
 # Hydra errors that come from the command line (not from inside the run)
 HYDRA_USER_ERRORS = (ConfigCompositionException, MissingConfigException, OverrideParseException)
@@ -48,6 +49,11 @@ def resolve_n_clusters(requested: int | None, data: ClusterData) -> int:
     k = int(k)
     if k < 2:
         raise UserError(f"n_clusters={k} is too small; use n_clusters=2 or more")
+    if len(data) < 2:
+        raise UserError(
+            f"{data.name} has {len(data)} sample; clustering needs at least 2 samples "
+            "(and n_clusters=2 or more): give more data"
+        )
     if k > len(data):
         raise UserError(
             f"n_clusters={k} exceeds the {len(data)} samples of {data.name}; "
@@ -241,13 +247,31 @@ def check_group_overrides(argv: list[str]) -> str | None:
 
 
 def check_run_dir_override(argv: list[str]) -> list[str]:
-    """An explicit ``hydra.run.dir=D`` that cannot be created: said before Hydra tries (its
-    job log file lives there)."""
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key == "hydra.run.dir" and value and "${" not in value:
-            return output_problems(Path(value), ())
-    return []
+    """The run (or sweep) folder, explicit or the default one, checked before Hydra creates it
+    (its job log file lives there): the part of it known before Hydra resolves ``${…}``."""
+    multirun = any(flag in argv for flag in MULTIRUN_FLAGS)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    value = override_value(argv, key)
+    if value is None:  # the default, unresolved
+        section, name = key.split(".")[1:]
+        raw = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml"), resolve=False)
+        value = str(raw["hydra"][section][name])  # type: ignore[index]
+    fixed = value.split("${")[0]
+    return folder_problems(Path(fixed), f"{key}=DIR") if fixed else []
+
+
+def override_value(argv: list[str], key: str) -> str | None:
+    """The value ``key=VALUE`` on the command line gives, unquoted as Hydra reads it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for arg in reversed(argv):
+        if arg.partition("=")[0].lstrip("+") == key:
+            try:
+                value = OverridesParser.create().parse_override(arg).value()
+            except Exception:  # Hydra reports an override that does not parse
+                return None
+            return value if isinstance(value, str) else None
+    return None
 
 
 def main() -> None:
@@ -265,7 +289,7 @@ def parse_and_run() -> None:
     """Check the command line, then run Hydra's task function (one run or a sweep)."""
     if complaint := check_group_overrides(sys.argv[1:]):
         exit_with(UserError(complaint))
-    if problems := check_run_dir_override(sys.argv[1:]):
+    if problems := check_run_dir_override(sys.argv[1:]) or sweep_problems(sys.argv[1:]):
         exit_with(UserError("\n".join(problems)))
     try:
         with hydra_errors_raised():

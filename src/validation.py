@@ -209,6 +209,9 @@ def _batch_norm_problem(cfg: DictConfig) -> list[str]:
     return []
 
 
+SAE_CACHE_ENTRIES = ("src.methods.dec.run", "src.methods.ae_kmeans.run")  # write cache_dir
+
+
 def _cache_dir_problem(cfg: DictConfig) -> list[str]:
     cache_dir = _select(cfg, "cache_dir")
     if isinstance(cache_dir, str) and Path(cache_dir).is_file():
@@ -216,6 +219,48 @@ def _cache_dir_problem(cfg: DictConfig) -> list[str]:
             f"cache_dir={cache_dir} is a file, not a folder; remove it or choose another "
             "with cache_dir=DIR"
         ]
+    entry, cache = _select(cfg, "method.entry"), _select(cfg, "pretrain.cache")
+    if isinstance(cache_dir, str) and entry in SAE_CACHE_ENTRIES and cache is not False:
+        return folder_problems(Path(cache_dir), "cache_dir=DIR (or pretrain.cache=false)")
+    return []
+
+
+def folder_problems(folder: Path, fix: str) -> list[str]:
+    """Why ``folder`` could not be written or created, without creating it: its nearest
+    existing ancestor must be a writable folder. ``fix`` names the option that picks another
+    (``hydra.run.dir=DIR``)."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return [
+            f"cannot create the folder {folder}: {probe} is a file; remove it or choose "
+            f"another with {fix}"
+        ]
+    if not os.access(probe, os.W_OK | os.X_OK):
+        if probe == folder:
+            return [f"the folder {folder} is not writable; choose another with {fix}"]
+        return [
+            f"cannot create the folder {folder}: {probe} is not writable; choose another with {fix}"
+        ]
+    return []
+
+
+def size_problems(cfg: DictConfig) -> list[str]:
+    """``n_clusters`` or ``dataset.subset`` beyond a data set of known size
+    (``dataset.n_samples``), said before the data are loaded."""
+    size, name = _select(cfg, "dataset.n_samples"), _select(cfg, "dataset.name")
+    subset, k = _select(cfg, "dataset.subset"), _select(cfg, "n_clusters")
+    if not isinstance(size, int):
+        return []
+    if isinstance(subset, int) and subset > size:
+        return [
+            f"dataset.subset={subset} exceeds the {size} samples of {name}; "
+            f"use dataset.subset≤{size} or dataset.subset=null (all of them)"
+        ]
+    limit, what = (subset, f"dataset.subset={subset}") if isinstance(subset, int) else (size, name)
+    if isinstance(k, int) and k > limit:
+        return [f"n_clusters={k} exceeds the {limit} samples of {what}; use n_clusters≤{limit}"]
     return []
 
 
@@ -278,6 +323,7 @@ RUN_OUTPUTS = (
 def validate_run(cfg: DictConfig, run_dir: Path) -> None:
     """Raise one :class:`UserError` listing every problem found before the run starts."""
     problems = numeric_problems(cfg) + choice_problems(cfg)
+    problems = problems or size_problems(cfg)
     if not problems:
         problems = output_problems(run_dir, RUN_OUTPUTS) + device_problems(cfg)
     if problems:

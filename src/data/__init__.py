@@ -8,18 +8,35 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from src.config_groups import check_choice
+from src.config_groups import CONF_DIR, check_choice
 from src.data.base import ClusterData, imbalance, subsample
 from src.data.preprocess import preprocess
 from src.errors import UserError
 
 __all__ = ["ClusterData", "load_dataset", "build_data"]
+CHECKOUT = CONF_DIR.parent
+
+
+def data_root(root: str | Path) -> Path:
+    """``data_root`` as a folder: a relative one is taken from the working directory when it
+    is there, else from the checkout (``make data`` fills ``<checkout>/data``), so a run
+    started elsewhere finds the prepared data; a file is refused with the fix."""
+    path = Path(root).expanduser()
+    if not path.is_absolute() and not path.exists() and (CHECKOUT / path).exists():
+        path = CHECKOUT / path
+    if path.exists() and not path.is_dir():
+        raise UserError(
+            f"data_root={root} is a file, not a folder; set data_root=DIR (or DCREPRO_DATA) to "
+            f"the folder holding the data sets (`make data` fills {CHECKOUT / 'data'})"
+        )
+    return path
 
 
 def load_dataset(dataset_cfg: DictConfig, root: str | Path) -> ClusterData:
     """Run the loader a dataset config names (its ``loader._target_``)."""
     if complaint := check_choice("dataset", str(dataset_cfg.name)):
         raise UserError(complaint)
+    root = data_root(root)
     try:
         data = instantiate(dataset_cfg.loader, root=str(root))
     except InstantiationException as exc:  # surface the loader's own UserError unwrapped

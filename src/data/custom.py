@@ -142,6 +142,23 @@ def scan_csv(path: Path) -> tuple[bool, list[int]]:
     return header, lines
 
 
+OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def check_delimiter(df, path: Path) -> None:
+    """A CSV read as one column whose text holds another delimiter: said as such (it would
+    otherwise be reported as a non-numeric column)."""
+    if df.shape[1] != 1:
+        return
+    text = f"{df.columns[0]} {df.iloc[0, 0] if len(df) else ''}"
+    for sep, name in OTHER_DELIMITERS.items():
+        if sep in text:
+            raise UserError(
+                f"{path} looks {name}-separated ({sep!r}); dcrepro reads comma-separated CSV: "
+                f"convert it (e.g. pandas: read_csv(sep={sep!r}).to_csv(...)) and run again"
+            )
+
+
 def read_table(path: Path):
     """The file as a pandas DataFrame, and a function naming the file position of a row."""
     import pandas as pd
@@ -152,6 +169,7 @@ def read_table(path: Path):
                          encoding="utf-8-sig")  # fmt: skip
         if len(df) != len(lines):  # quoted newlines: fall back to row numbers
             lines = [i + 1 + header for i in range(len(df))]
+        check_delimiter(df, path)
         return df, lambda row: f"{path} line {lines[row]}"
     try:
         import pyarrow  # noqa: F401

@@ -20,6 +20,8 @@ from src.data.cache import cached_arrays
 from src.errors import DataNotFoundError, UserError
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+# the 70,000 images and labels as cached (src.data.cache.arrays_digest)
+ARRAYS_SHA256 = "e891ebce2bc4748f9c693431e43a8c84a1a27003bff1b9c6522a22be59ad39df"
 SPLITS = (
     ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -107,7 +109,10 @@ def load_fashion_mnist(root: str | Path, download: bool = False) -> ClusterData:
         raise DataNotFoundError(_missing_message(root))
 
     arrays = cached_arrays(
-        root / "fashion-mnist" / "fashion_mnist.npz", ("images", "labels"), build
+        root / "fashion-mnist" / "fashion_mnist.npz",
+        ("images", "labels"),
+        build,
+        known=(ARRAYS_SHA256,),
     )
     x = arrays["images"].reshape(-1, 1, 28, 28)
     return ClusterData("fashion_mnist", x, arrays["labels"], 10, list(CLASSES), {"bytes": True})

