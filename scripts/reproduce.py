@@ -1,9 +1,11 @@
 """``make reproduce [PROFILE=full|quick|smoke] [ARGS=...]``: the papers' tables and figures.
 
 Plans every run of the profile's tables (conf/reproduce/*.yaml) over its seeds, skips data sets
-that cannot be loaded and methods not in this checkout (one line each), runs what the results
-store does not hold yet, then writes ``<out>/tables/<table>.{md,csv}`` and ``<out>/figures/``.
-Interrupt it at any point: finished runs are kept and the next call resumes.
+that cannot be loaded and methods not in this checkout (one line each), runs what neither the
+results ledger (committed records) nor the results store holds as a current record, copies each
+finished run into the ledger, then writes ``<out>/tables/<table>.{md,csv}`` and
+``<out>/figures/`` from the records. Interrupt it at any point: finished runs are kept and the
+next call resumes.
 """
 
 from __future__ import annotations
@@ -26,17 +28,19 @@ from src.reproduce.aggregate import (
     summarise,
     write_table,
 )
-from src.reproduce.availability import dataset_status
+from src.reproduce.availability import configured_status, dataset_status
 from src.reproduce.figures import table_figures
+from src.reproduce.freshness import Checker
 from src.reproduce.launch import LAUNCHERS, REPO, launch
+from src.reproduce.ledger import Ledger
 from src.reproduce.projection import projection
 from src.reproduce.readme import update_readme
+from src.reproduce.records import Results
 from src.reproduce.schedule import order_runs, parse_jobs, resolve_jobs
 from src.reproduce.seed_batch import parse_seed_batch, pretrain_together, resolve_seed_batch
 from src.reproduce.spec import (
     MAX_RUNS,
     SEEDS_GRAMMAR,
-    Plan,
     Profile,
     Run,
     TableSpec,
@@ -46,6 +50,7 @@ from src.reproduce.spec import (
     plan,
 )
 from src.reproduce.store import Store
+from src.reproduce.sync import copy_finished, set_aside, stale_lines
 from src.sweep_checks import overrides_problems
 from src.validation import folder_problems
 
@@ -77,6 +82,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seeds", help=f"{SEEDS_GRAMMAR} ('3' is seed 3); default: the profile's")
     p.add_argument("--store", help="the results store (default: the profile's)")
     p.add_argument("--out", help="where tables/ and figures/ go (default: the profile's)")
+    p.add_argument(
+        "--ledger",
+        help="the results ledger, the finished runs' records (default: <out>/ledger; for the "
+        "full profile outputs/ledger, committed)",
+    )
     p.add_argument("--launcher", choices=LAUNCHERS, help="default: the profile's")
     p.add_argument(
         "--jobs",
@@ -104,7 +114,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="H100",
         help="--dry-run projects the wall time from runs measured on this device (%(default)s)",
     )
-    p.add_argument("--aggregate-only", action="store_true", help="only rebuild tables/figures")
+    p.add_argument(
+        "--aggregate-only",
+        action="store_true",
+        help="run nothing: rebuild tables/figures from the ledger (and the store, if any)",
+    )
     p.add_argument("--no-readme", action="store_true", help="leave README.md's block alone")
     p.add_argument("overrides", nargs="*", help="Hydra overrides added to every run")
     return p.parse_args(argv)
@@ -162,15 +176,6 @@ def checked_in_checkout(overrides: list[str]) -> list[str]:
         os.chdir(here)
 
 
-def launch_commands(store: Store) -> dict[tuple[str, int], str]:
-    """(config key, seed) → the reproduce command that last finished that run."""
-    return {
-        (e["key"], e["seed"]): e["command"]
-        for e in store.executions()
-        if e.get("event") == "done" and e.get("command")
-    }
-
-
 def claim(pending: list[Run], store: Store) -> list[Run]:
     """The pending runs this invocation locks (and that are still unfinished once locked)."""
     mine = []
@@ -194,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     if problems := checked_in_checkout(args.overrides):
         raise UserError("\n".join(f"{p} (in the overrides for every run)" for p in problems))
+    _line_buffered()
     started = time.perf_counter()
     command = "python -m scripts.reproduce " + shlex.join(argv)
     profile = load_profile(args.profile)
-    if args.seeds is not None:
-        profile.seeds = parse_seeds(args.seeds)
+    cli_seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     jobs_wanted = parse_jobs(args.jobs)
     seed_batch_wanted = parse_seed_batch(args.seed_batch)
     specs = load_specs(profile, args)
@@ -210,15 +215,26 @@ def main(argv: list[str] | None = None) -> int:
     ):
         raise UserError("\n".join(problems))
     store = Store(store_dir)
+    ledger = Ledger(Path(args.ledger).resolve() if args.ledger else out_dir / "ledger")
+    results = Results(ledger, store, Checker())
     launcher = args.launcher or profile.launcher
     if problem := launcher_problem(launcher):
         raise UserError(problem)
     for leftover in store.remove_leftovers():
         print(f"removed {leftover} (left by a batch worker that is gone)")
 
+    # The tables cover their own seeds (or the profile's) and every configured data set, so
+    # they do not depend on what this machine can load; the runs are what --seeds asks for.
     datasets = [d for spec in specs for d in spec.datasets]
-    status = dataset_status(datasets, args.overrides)
-    the_plan: Plan = plan(specs, profile.seeds, args.overrides, status)
+    table_seeds = {s.name: sorted({*(s.seeds or profile.seeds), *(cli_seeds or [])}) for s in specs}
+    table_plan = plan(specs, profile.seeds, args.overrides, configured_status(datasets),
+                      table_seeds)  # fmt: skip
+    if args.aggregate_only:
+        the_plan = table_plan
+    else:
+        run_seeds = {s.name: cli_seeds or s.seeds or profile.seeds for s in specs}
+        status = dataset_status(datasets, args.overrides)
+        the_plan = plan(specs, profile.seeds, args.overrides, status, run_seeds)
     for table, reason in the_plan.skipped:
         print(f"skip [{table}] {reason}")
 
@@ -233,11 +249,22 @@ def main(argv: list[str] | None = None) -> int:
             "with --seeds, --tables, --methods or --datasets"
         )
     ordered = order_runs(list(unique.values()))  # seed-major: runs sharing an SAE back to back
-    pending = [r for r in ordered if not store.is_done(list(r.overrides), r.seed)]
+    if not args.dry_run:
+        copy_finished(ordered, results, ledger, store)
+    for line in stale_lines(ordered, results):
+        print(line)
+    pending = [r for r in ordered if results.find(r.overrides, r.seed).result is None]
+    waiting = set(pending)
+    in_ledger = sum(
+        results.find(r.overrides, r.seed).record_dir is not None and r not in waiting
+        for r in ordered
+    )
     print(
-        f"profile {profile.name}, seeds {_seeds(profile.seeds)}: {len(the_plan.runs)} planned runs "
-        f"({len(unique)} distinct), {len(unique) - len(pending)} already in {store.root}, "
-        f"{len(pending)} to run"
+        f"profile {profile.name}, seeds {_seeds(cli_seeds or profile.seeds)}: "
+        f"{len(the_plan.runs)} planned runs ({len(unique)} distinct), "
+        f"{len(unique) - len(pending)} already done ({in_ledger} in the ledger {ledger.root}, "
+        f"the rest in {store.root}), {len(pending)} "
+        + ("missing (--aggregate-only runs nothing)" if args.aggregate_only else "to run")
     )
     if args.dry_run:
         for r in pending:
@@ -249,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     if pending and not args.aggregate_only:
         if args.max_runs is not None:
             pending = pending[: args.max_runs]
+        for r in pending:
+            if set_aside(r, store):
+                print(f"set aside the stale result of {store.run_dir(list(r.overrides), r.seed)}")
         mine = claim(pending, store)
         if len(mine) < len(pending):
             print(
@@ -258,20 +288,30 @@ def main(argv: list[str] | None = None) -> int:
         seed_batch = resolve_seed_batch(seed_batch_wanted, mine)
         if jobs > 1 and launcher in ("local", "batch"):
             print(f"{jobs} workers: seed groups in parallel, runs inside a group in order")
+
+        def record(run: Run) -> None:
+            """A finished run goes into the ledger at once."""
+            try:
+                ledger.add(store, list(run.overrides), run.seed, command)
+            except OSError as exc:  # the final copy below tries again
+                print(f"could not copy {run.label} into the ledger: {exc}")
+            results.forget(run.overrides, run.seed)
+
         try:
             if seed_batch is not None and launcher in ("local", "batch"):
                 pretrain_together(mine, store, seed_batch, command=command)
             launch(mine, store, launcher, jobs=jobs, launcher_overrides=args.launcher_override,
-                   command=command)  # fmt: skip
+                   command=command, on_done=record)  # fmt: skip
         finally:
             for r in mine:
                 store.unlock(list(r.overrides), r.seed)
+                results.forget(r.overrides, r.seed)
+            copy_finished(mine, results, ledger, store)
         failed = sum(not store.is_done(list(r.overrides), r.seed) for r in mine)
 
-    elapsed = time.perf_counter() - started
-    commands = launch_commands(store)
+    print(f"{ledger.count()} records in the ledger {ledger.root}")
     for spec in specs:
-        records = run_records(spec, the_plan, store)
+        records = run_records(spec, table_plan, results)
         md_path = out_dir / "tables" / f"{spec.name}.md"
         if records.empty or not records["finished"].any():
             why = "nothing planned" if records.empty else "no planned run has finished"
@@ -279,15 +319,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         result = TableResult(spec, records, summarise(spec, records))
         figures = table_figures(result, out_dir)
-        skipped = [reason for table, reason in the_plan.skipped if table == spec.name]
-        done = records[records["finished"]]
-        ran_by = [
-            commands.get((Path(d).parent.name, s))
-            for d, s in zip(done.run_dir, done.seed, strict=True)
-        ]
-        prov = provenance(records, ran_by, command, profile.seeds, elapsed)
+        skipped = [reason for table, reason in table_plan.skipped if table == spec.name]
+        prov = provenance(records, table_seeds[spec.name], command)
         md, csv = write_table(result, out_dir, markdown(result, prov, figures, skipped))
-        print(f"table: {md} (+ {csv.name}, {len(figures)} figures)")
+        done = int(records["finished"].sum())
+        print(f"table: {md} (+ {csv.name}, {len(figures)} figures; {done}/{len(records)} runs)")
     readme = REPO / "README.md"
     if (
         profile.name == "full"
@@ -296,10 +332,19 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if update_readme(readme, out_dir / "tables"):
             print(f"README results block updated from {out_dir / 'tables'}")
+    print(f"this invocation: {time.perf_counter() - started:.0f} s")
     if failed:
         print(f"{failed} runs failed (see the lines above); run again to retry them")
         return 1
     return 0
+
+
+def _line_buffered() -> None:
+    """Progress reaches a log file line by line (``> reproduce.log 2>&1`` in the background)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
 
 
 def _seeds(seeds: list[int]) -> str:

@@ -32,6 +32,7 @@ from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput, RunContext
 from src.metrics import evaluate, internal_measures
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
+from src.results_class import results_class
 from src.seeding import seed_everything
 from src.sweep_checks import MULTIRUN_FLAGS, sweep_problems
 from src.validation import added_key_problems, folder_problems, validate_run
@@ -193,6 +194,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
             "device": device_name(out.device),
             "precision": run_precision(cfg, out),
             "commit": commit,
+            "results_class": results_class(method_name),
             "date": now_iso(),
             "command": " ".join(["python -m src.run", *sys.argv[1:]]),
             "environment": environment(),

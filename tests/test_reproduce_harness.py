@@ -44,7 +44,7 @@ def test_smoke_killed_midway_resumes_without_redoing_runs(tmp_path):
 
     done = harness(tmp_path, "--profile", "smoke", "--methods", "kmeans")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{len(before)} already in" in done.stdout
+    assert f"{len(before)} already done" in done.stdout
     after = results(store)
     assert len(after) == N_RUNS
     assert all(after[p] == t for p, t in before.items())  # finished runs were not redone

@@ -137,7 +137,8 @@ def test_summary_mean_std_best_run_and_paper(tmp_path):
     assert summary.loc["acc", "paper"] == pytest.approx(0.5349)  # DEC's Table 2 k-means
     assert not summary.loc["acc", "paper_verified"] and math.isnan(summary.loc["nmi", "paper"])
     md = markdown(TableResult(spec, records, summarise(spec, records)), {"device": "x"}, [], [])
-    assert "| kmeans | 0.6000 ± 0.1000 | 0.7000 | 0.5349 (unverified) |" in md and "| 3/4 |" in md
+    assert "| kmeans | 0.6000 ± 0.1000 (n=3) | 0.7000 | 0.5349 (unverified) |" in md
+    assert "| 3/4 |" in md and "- missing: kmeans, seed 3\n" in md  # 3 of 4 seeds: said twice
 
 
 def test_tactic_metrics_read_from_one_run():
@@ -397,8 +398,10 @@ def test_provenance_names_the_command_that_ran_the_runs(tmp_path):
     records = run_records(spec, p, store)
     ran = "python -m scripts.reproduce --profile smoke"
     again = "python -m scripts.reproduce --profile smoke --aggregate-only"
-    prov = provenance(records, [ran, ran], again, [0, 1], 1.0)
+    records["command"] = [ran, ran]
+    prov = provenance(records, [0, 1], again)
     assert prov["command"] == f"`{ran}`" and prov["tables built by"] == f"`{again}`"
-    assert "tables built by" not in provenance(records, [ran, ran], ran, [0, 1], 1.0)
-    mixed = provenance(records, [ran, None], again, [0, 1], 1.0)["command"]
-    assert mixed == f"`{ran}` (1 of 2 runs); 1 runs by a command the store did not record"
+    assert "tables built by" not in provenance(records, [0, 1], ran)
+    records["command"] = [ran, None]
+    mixed = provenance(records, [0, 1], again)["command"]
+    assert mixed == f"`{ran}` (1 of 2 runs); 1 runs by a command not recorded"

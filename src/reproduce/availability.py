@@ -6,6 +6,16 @@ from src.config_groups import CONF_DIR, options
 from src.errors import UserError
 
 
+def configured_status(names: list[str]) -> dict[str, str | None]:
+    """Like :func:`dataset_status` without loading anything: only data sets this checkout has
+    no config for are skipped (what a table built from the ledger alone needs)."""
+    known = set(options("dataset"))
+    return {n: None if n in known else _NO_CONFIG.format(n) for n in dict.fromkeys(names)}
+
+
+_NO_CONFIG = "no conf/dataset/{}.yaml in this checkout (data set not implemented)"
+
+
 def dataset_status(names: list[str], extra: list[str]) -> dict[str, str | None]:
     """Map each data set to None when it loads, else a one-line reason to skip it.
 
@@ -20,9 +30,7 @@ def dataset_status(names: list[str], extra: list[str]) -> dict[str, str | None]:
     wanted = [n for n in dict.fromkeys(names)]
     for name in wanted:
         if name not in known:
-            status[name] = (
-                f"no conf/dataset/{name}.yaml in this checkout (data set not implemented)"
-            )
+            status[name] = _NO_CONFIG.format(name)
     loadable = [n for n in wanted if n not in status]
     if not loadable:
         return status

@@ -112,8 +112,8 @@ def grid_figure(images: dict[str, Path], path: Path, title: str) -> Path | None:
     return _save(fig, path)
 
 
-def best_run_dirs(result: TableResult, dataset: str) -> dict[str, Path]:
-    """Per method (and sweep value), the run directory of the best finished seed."""
+def best_runs(result: TableResult, dataset: str) -> dict[str, pd.Series]:
+    """Per method (and sweep value), the record of the best finished seed."""
     rec = result.records
     if rec.empty:
         return {}
@@ -124,12 +124,24 @@ def best_run_dirs(result: TableResult, dataset: str) -> dict[str, Path]:
         ranked = g[primary].astype(float)
         best = g.loc[ranked.idxmax()] if ranked.notna().any() else g.iloc[0]
         name = method if _none(setting) else f"{method} {result.spec.sweep['label']}={setting}"
-        out[f"{name} (seed {best['seed']})"] = Path(best["run_dir"])
+        out[f"{name} (seed {best['seed']})"] = best
     return out
+
+
+def best_run_dirs(result: TableResult, dataset: str, column: str = "run_dir") -> dict[str, Path]:
+    """Per method (and sweep value), a directory of the best finished seed: ``run_dir`` (the
+    store's, else the ledger's) or ``record_dir`` (the ledger's); runs without one left out."""
+    return {k: Path(r[column]) for k, r in best_runs(result, dataset).items() if r.get(column)}
 
 
 def _none(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _kept(made: Path | None, path: Path) -> Path | None:
+    """A figure drawn now, else the one an earlier build left (its sources, e.g. the runs'
+    images, live in a store this checkout does not have), else None."""
+    return made if made is not None else (path if path.is_file() else None)
 
 
 def dataset_figures(result: TableResult, dataset: str, figdir: Path) -> list[Path]:
@@ -140,30 +152,21 @@ def dataset_figures(result: TableResult, dataset: str, figdir: Path) -> list[Pat
     made: list[Path | None] = []
     if "sweep" in spec.figures:
         made.append(sweep_figure(result, dataset, figdir / f"{stem}.png"))
-    if "confusion" in spec.figures:
-        made.append(
-            grid_figure(
-                {k: d / "confusion.png" for k, d in best.items()},
-                figdir / f"{stem}_confusion.png",
-                f"{spec.title}: confusion matrices on {dataset} (best seed per row)",
-            )
-        )
-    if "embedding" in spec.figures:
-        made.append(
-            grid_figure(
-                {k: d / "embedding_2d.png" for k, d in best.items()},
-                figdir / f"{stem}_embedding.png",
-                f"{spec.title}: 2-D view of each embedding on {dataset}, coloured by cluster",
-            )
-        )
+    for kind, file, what in (
+        ("confusion", "confusion.png", "confusion matrices"),
+        ("embedding", "embedding_2d.png", "2-D view of each embedding"),
+    ):
+        if kind in spec.figures:
+            path = figdir / f"{stem}_{kind}.png"
+            title = f"{spec.title}: {what} on {dataset} (best seed per row)"
+            drawn = grid_figure({k: d / file for k, d in best.items()}, path, title)
+            made.append(_kept(drawn, path))
     if "dac_history" in spec.figures:
-        made.append(
-            history_figure(
-                {k: d for k, d in best.items() if k.startswith("dac")},
-                figdir / f"{stem}_dac_history.png",
-                f"DAC on {dataset}: λ, u(λ), l(λ) and selected pairs over training",
-            )
-        )
+        records = best_run_dirs(result, dataset, "record_dir")
+        dirs = {k: d for k, d in {**best, **records}.items() if k.startswith("dac")}
+        path = figdir / f"{stem}_dac_history.png"
+        title = f"DAC on {dataset}: λ, u(λ), l(λ) and selected pairs over training"
+        made.append(_kept(history_figure(dirs, path, title), path))
     return [p for p in made if p is not None]
 
 

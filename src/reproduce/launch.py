@@ -125,9 +125,12 @@ class Progress:
     total: int
     say: Callable[[str], None]
     count: int = 0
+    on_done: Callable[[Run], None] | None = None  # e.g. copy the run into the results ledger
 
     def report(self, ok: bool, message: str, run: Run) -> None:
         self.count += 1
+        if ok and self.on_done is not None:
+            self.on_done(run)
         self.say(
             f"[{self.count}/{self.total}] {'done' if ok else 'FAILED'}: {message} | {run.label}"
         )
@@ -143,12 +146,17 @@ class _LocalSlot:
 
 
 def run_local(
-    runs: list[Run], store: Store, say: Callable[[str], None], jobs: int = 1, command: str = ""
+    runs: list[Run],
+    store: Store,
+    say: Callable[[str], None],
+    jobs: int = 1,
+    command: str = "",
+    on_done: Callable[[Run], None] | None = None,
 ) -> None:
     """One ``python -m src.run`` subprocess per run (most robust; ~10 s of start-up each), up to
     ``jobs`` at once, one seed group per slot."""
     queue = deque(seed_groups(runs))
-    progress = Progress(len(runs), say)
+    progress = Progress(len(runs), say, on_done=on_done)
     slots: list[_LocalSlot] = []
     started: list[subprocess.Popen] = []  # every child, for a clean stop
     info = {"launcher": "local", "jobs": jobs, "command": command}
@@ -206,13 +214,18 @@ class _Worker:
 
 
 def run_batch(
-    runs: list[Run], store: Store, say: Callable[[str], None], jobs: int = 1, command: str = ""
+    runs: list[Run],
+    store: Store,
+    say: Callable[[str], None],
+    jobs: int = 1,
+    command: str = "",
+    on_done: Callable[[Run], None] | None = None,
 ) -> None:
     """Worker processes that each run their seed groups in turn (``src.reproduce.worker``),
     up to ``jobs`` at once; each pays the imports once. Jobs go over the worker's stdin (no job
     file is left behind), one JSON line back per run."""
     queue = deque(seed_groups(runs))
-    progress = Progress(len(runs), say)
+    progress = Progress(len(runs), say, on_done=on_done)
     n_workers = min(jobs, len(queue))
     store.root.mkdir(parents=True, exist_ok=True)
     worker_log = open(store.root / "worker.log", "a")
@@ -302,6 +315,7 @@ def run_multirun(
     jobs: int,
     launcher_overrides: list[str],
     command: str = "",
+    on_done: Callable[[Run], None] | None = None,
 ) -> None:
     """Hydra multiruns with the joblib or submitit launcher, one per config over its seeds."""
 
@@ -333,6 +347,8 @@ def run_multirun(
             store.log("done" if ok else "failed", list(r.overrides), r.seed, launcher=launcher,
                       command=command, device=result_device(store, r),
                       group_seconds=seconds)  # fmt: skip
+            if ok and on_done is not None:
+                on_done(r)
         message = "" if len(done) == len(group) else f" ({_last_error(log)}; log {log})"
         say(f"[{i}/{len(groups)}] {len(done)}/{len(group)} seeds done{message} | {' '.join(base)}")
 
@@ -345,14 +361,16 @@ def launch(
     jobs: int = 1,
     launcher_overrides: list[str] | None = None,
     command: str = "",
+    on_done: Callable[[Run], None] | None = None,
 ) -> None:
     """Run ``runs`` (already filtered to unfinished, locked ones) with the chosen launcher;
-    ``command`` (the reproduce invocation) goes into the executions log for provenance."""
+    ``command`` (the reproduce invocation) goes into the executions log for provenance;
+    ``on_done(run)`` is called as each run finishes (in this process)."""
     for run in runs:
         store.describe(list(run.overrides), run.seed)
     if launcher == "local":
-        run_local(runs, store, say, jobs, command)
+        run_local(runs, store, say, jobs, command, on_done)
     elif launcher == "batch":
-        run_batch(runs, store, say, jobs, command)
+        run_batch(runs, store, say, jobs, command, on_done)
     else:
-        run_multirun(runs, store, say, launcher, jobs, launcher_overrides or [], command)
+        run_multirun(runs, store, say, launcher, jobs, launcher_overrides or [], command, on_done)

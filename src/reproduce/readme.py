@@ -1,4 +1,5 @@
-"""The README's Results block, regenerated from ``outputs/tables/*.md``."""
+"""The README's Results block, regenerated from ``outputs/tables/*.{md,csv}``: per table its
+provenance line and, for tables without a sweep, each row's first metric beside the paper's."""
 
 from __future__ import annotations
 
@@ -28,11 +29,43 @@ def results_block(tables_dir: Path, readme_dir: Path) -> str:
         rel = md.relative_to(readme_dir) if md.is_relative_to(readme_dir) else md
         lines.append(
             f"- [{title}]({rel.as_posix()}) ([CSV]({rel.with_suffix('.csv').as_posix()})): "
-            f"{_field(text, 'runs')}; device {_field(text, 'device')}; "
+            f"{_field(text, 'runs').replace(' (see missing below)', '')}; "
+            f"device {_field(text, 'device')}; "
             f"date {_field(text, 'date')}; commit {_field(text, 'commit')}"
         )
-    lines += ["", END]
+        lines += _cells(md.with_suffix(".csv"))
+    lines += ([] if lines[-1] == "" else [""]) + [END]
     return "\n".join(lines)
+
+
+def _cells(csv: Path) -> list[str]:
+    """The table's first metric per (data set, method), indented under its line; nothing for a
+    sweep (its figure says more) or a table without a CSV."""
+    if not csv.is_file():
+        return []
+    import pandas as pd
+
+    from src.reproduce.aggregate import METRIC_NAMES, fmt, fmt_paper
+
+    frame = pd.read_csv(csv)
+    if frame.empty or frame["setting"].notna().any():
+        return []
+    metric = frame["metric"].iloc[0]
+    rows = frame[(frame["metric"] == metric) & (frame["n_seeds"] > 0)]
+    if rows.empty:
+        return []
+    name = METRIC_NAMES.get(metric, metric)
+    out = [
+        "",
+        f"  | data set | method | {name} mean ± std | {name} paper | n |",
+        "  |---|---|---|---|---|",
+    ]
+    for _, r in rows.iterrows():
+        spread = fmt(r["mean"]) + ("" if pd.isna(r["std"]) else f" ± {fmt(r['std'])}")
+        paper = fmt_paper(float(r["paper"]), bool(r["paper_verified"] is True))
+        n = f"{int(r['n_seeds'])}/{int(r['n_planned'])}" if "n_planned" in r else str(r["n_seeds"])
+        out.append(f"  | {r['dataset']} | {r['method']} | {spread} | {paper} | {n} |")
+    return [*out, ""]
 
 
 def update_readme(readme: Path, tables_dir: Path) -> bool:

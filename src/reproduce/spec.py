@@ -32,6 +32,7 @@ class TableSpec:
     sweep: dict | None
     figures: list[str]
     overrides: dict[str, list[str]]
+    seeds: list[int] | None = None  # its own (profile table_settings), else the profile's
 
 
 @dataclass
@@ -162,7 +163,13 @@ def load_table(name: str, profile: Profile | None = None) -> TableSpec:
         sweep=raw.get("sweep"),
         figures=list(raw.get("figures") or []),
         overrides=merged,
+        seeds=_table_seeds(raw.get("seeds"), profile.name if profile else name),
     )
+
+
+def _table_seeds(raw, where: str) -> list[int] | None:
+    """A table's own ``seeds`` (in the profile's ``table_settings``), or None."""
+    return None if raw is None else _profile_seeds(raw, where)
 
 
 def _selector_map(raw: dict | None) -> dict[str, list[str]]:
@@ -213,10 +220,12 @@ def plan(
     seeds: list[int],
     extra: list[str],
     dataset_ok: dict[str, str | None],
+    per_table: dict[str, list[int]] | None = None,
 ) -> Plan:
     """Every run of every table whose method and data set exist here.
 
-    ``dataset_ok`` maps a data set to None (loadable) or the one-line reason it is not.
+    ``dataset_ok`` maps a data set to None (loadable) or the one-line reason it is not;
+    ``per_table`` gives some tables seeds of their own instead of ``seeds``.
     """
     result = Plan()
     known = set(options("method"))
@@ -233,7 +242,7 @@ def plan(
                 continue
             for method in (m for m in spec.methods if m in known):
                 for setting in settings(spec):
-                    for seed in seeds:
+                    for seed in (per_table or {}).get(spec.name, seeds):
                         ovr = run_overrides(spec, dataset, method, setting, seed, extra)
                         result.runs.append(
                             Run(spec.name, dataset, method, setting, seed, tuple(ovr))
