@@ -23,7 +23,7 @@ import torch
 from src.bench.floor import gemm_peaks
 from src.bench.framework import compose_config, phases_of, run_framework
 from src.bench.handwritten import HandTiming, hand_written_dac, hand_written_dec
-from src.bench.profiles import COMMON, PARTS, PROFILES, Profile
+from src.bench.profiles import COMMON, PARTS, PROFILES, BenchProfile
 from src.bench.report import checks, device_slug, paper_projection, run_record, write_outputs
 from src.bench.table import bench_table
 from src.bench.variants import VARIANTS, run_variants
@@ -88,7 +88,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def parse_parts(text: str | None, profile: Profile) -> list[str]:
+def parse_parts(text: str | None, profile: BenchProfile) -> list[str]:
     """``--parts dec,table`` → those parts in the bench's order (one-line error otherwise)."""
     if text is None:
         return list(profile.parts)
@@ -100,7 +100,7 @@ def parse_parts(text: str | None, profile: Profile) -> list[str]:
     return [p for p in PARTS if p in names]
 
 
-def parse_variants(text: str | None, profile: Profile) -> list[str]:
+def parse_variants(text: str | None, profile: BenchProfile) -> list[str]:
     """``--variants eager,amp`` → those variants (one-line error for an unknown name)."""
     if text is None:
         return list(profile.variants)
@@ -168,7 +168,7 @@ def bench(args: argparse.Namespace, command: str, work: Path) -> dict[str, Any]:
     name = (
         args.profile if args.profile != "auto" else ("paper" if device.type == "cuda" else "quick")
     )
-    profile: Profile = PROFILES[name]
+    profile: BenchProfile = PROFILES[name]
     parts = parse_parts(args.parts, profile)
     variants = parse_variants(args.variants, profile)
     parse_seed_batch(args.table_seed_batch)  # a bad value fails now, not after the first part

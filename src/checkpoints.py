@@ -3,6 +3,10 @@
 
 ``python -m src.checkpoints migrate PATH`` converts a checkpoint of an older dcrepro (which
 held numpy arrays) to this form, still without running any code from the file.
+
+One schema for every method: cluster centres are ``centroids``. Checkpoints of older versions
+that call k-means's centres ``centres`` load with the key renamed (:data:`RENAMED_KEYS`), and
+``migrate`` writes them back renamed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,18 @@ NUMPY_GLOBALS = frozenset(
     for core in ("core", "_core")
     for name in ("_reconstruct", "scalar")
 ) | {"numpy.ndarray", "numpy.dtype"}
+
+
+# keys older versions wrote under another name → the name every reader uses now
+RENAMED_KEYS = {"centres": "centroids"}  # k-means (before the one schema)
+
+
+def current_schema(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """``ckpt`` with the keys of :data:`RENAMED_KEYS` under their current names."""
+    for old, new in RENAMED_KEYS.items():
+        if old in ckpt and new not in ckpt:
+            ckpt[new] = ckpt.pop(old)
+    return ckpt
 
 
 def plain(obj: Any) -> Any:
@@ -97,7 +113,7 @@ def load_checkpoint(path: str | Path, extra_globals: frozenset[str] = frozenset(
         ) from exc
     if not isinstance(ckpt, dict):
         raise UserError(f"{path} is not a dcrepro checkpoint (a dict); give a run's model.pt")
-    return ckpt
+    return current_schema(ckpt)
 
 
 def _resolve(names: frozenset[str]) -> list[Any]:
@@ -124,7 +140,8 @@ def _resolve(names: frozenset[str]) -> list[Any]:
 
 
 def migrate_checkpoint(path: str | Path) -> Path:
-    """Rewrite an old-format checkpoint (numpy arrays) as tensors and plain values."""
+    """Rewrite an old-format checkpoint (numpy arrays, old key names) as tensors and plain
+    values in the current schema."""
     ckpt = load_checkpoint(path, extra_globals=NUMPY_GLOBALS)
     try:
         return save_checkpoint(path, ckpt)

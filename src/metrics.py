@@ -1,6 +1,8 @@
-"""Clustering metrics: Hungarian-matched accuracy, NMI and ARI."""
+"""Clustering metrics: Hungarian-matched accuracy, NMI and ARI, and their one printed line."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -128,3 +130,25 @@ def internal_measures(
         "cluster_sizes": sizes,
         "n_nonempty_clusters": int(sum(s > 0 for s in sizes)),
     }
+
+
+def metrics_line(record: dict[str, Any]) -> str:
+    """The one metrics line of a record (a run's ``result.json``, a ``prediction.json``):
+    ``ACC … NMI … ARI …``, or ``no labels: ACC/NMI/ARI skipped`` for data without labels, with
+    the silhouette when the record holds the run's internal measures.
+
+    Every place that shows a run's numbers formats them here: the summary lines of ``src.run``
+    and ``src.predict``, and the harness's ``done:`` lines (read from ``result.json``).
+    """
+    metrics = record.get("metrics") or {}
+    shown = "  ".join(
+        f"{m.upper()} {metrics[m]:.4f}" for m in ("acc", "nmi", "ari") if m in metrics
+    )
+    if shown:
+        return shown
+    shown = "no labels: ACC/NMI/ARI skipped"
+    internal = record.get("internal")
+    if internal:
+        sil = internal.get("silhouette")
+        shown += "; silhouette " + ("n/a" if sil is None else f"{sil:.4f}")
+    return shown

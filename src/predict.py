@@ -3,12 +3,15 @@
 Cluster new data with a trained model: the run's saved config and fitted preprocessing are
 re-applied, then the method module's ``predict(checkpoint, data, device)`` assigns clusters.
 
-Keys: ``ckpt`` (a run directory or its ``model.pt``), ``data`` (a file, or a data set name
-from ``conf/dataset/``; the run's own data set name gives exactly its training samples),
-``out`` (folder; default ``<run dir>/predictions/<data>``), ``device`` (``auto`` | ``cpu`` |
-``cuda``), ``data_root``, and ``dataset.KEY=VALUE`` overrides for the data set config
-(e.g. ``dataset.subset=1000``). Writes ``assignments.csv``, ``soft_assignments.npy`` (methods
-with soft assignments) and ``prediction.json``; prints one summary line.
+The arguments are Hydra's ``key=value`` overrides of ``conf/predict.yaml``, read and reported
+as ``src.run`` reads its own (one line, exit 2, "did you mean" for a misspelt key; ``--cfg job``
+shows them). Keys: ``ckpt`` (a run directory or its ``model.pt``), ``data`` (a file, or a data
+set name from ``conf/dataset/``; the run's own data set name gives exactly its training
+samples), ``out`` (folder; default ``<run dir>/predictions/<data>``), ``device`` (``auto`` |
+``cpu`` | ``cuda`` | ``cuda:N``), ``data_root``, ``debug``, and ``dataset.KEY=VALUE`` overrides
+of the data set config (e.g. ``dataset.subset=1000``), checked against that config's keys and
+ranges. Writes ``assignments.csv``, ``soft_assignments.npy`` (methods with soft assignments)
+and ``prediction.json``; prints one summary line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
@@ -30,12 +34,14 @@ from src.data import load_dataset
 from src.data.base import ClusterData, imbalance, subsample
 from src.data.preprocess import apply_fitted
 from src.errors import UserError, exit_with
+from src.hydra_errors import compose_args, run_hydra
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput
-from src.validation import output_problems
+from src.validation import added_key_problems, config_keys, did_you_mean, output_problems
 
 PREDICT_OUTPUTS = ("assignments.csv", "soft_assignments.npy", "prediction.json")
-KEYS = ("ckpt", "data", "out", "device", "data_root")
+CONFIG_NAME = "predict"  # conf/predict.yaml
+COMMAND = "src.predict"
 USAGE = (
     "usage: python -m src.predict ckpt=<run dir | model.pt> data=<file | dataset name> "
     "[out=DIR] [device=auto|cpu|cuda] [data_root=DIR] [dataset.KEY=VALUE ...]"
@@ -53,24 +59,23 @@ class TrainedRun:
     run_dir: Path
 
 
-def parse_args(argv: list[str]) -> tuple[dict[str, str], list[str]]:
-    """``key=value`` arguments: (known keys, ``dataset.*`` overrides as a dotlist)."""
-    args: dict[str, str] = {}
-    dataset_overrides: list[str] = []
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise UserError(f"argument '{arg}' is not key=value; {USAGE}")
-        if key.startswith("dataset."):
-            dataset_overrides.append(f"{key.removeprefix('dataset.')}={value}")
-        elif key in KEYS:
-            args[key] = value
-        else:
-            raise UserError(f"unknown key '{key}'; valid: {', '.join(KEYS)}, dataset.*")
+def hydra_argv(argv: list[str]) -> list[str]:
+    """``argv`` as Hydra overrides: ``dataset.KEY=VALUE`` adds to the (open) data set layer,
+    whose keys are those of the data set config chosen by ``data=`` (checked there)."""
+    return [f"++{a}" if a.startswith("dataset.") else a for a in argv]
+
+
+def predict_args(cfg: DictConfig) -> dict[str, Any]:
+    """The arguments of a composed ``conf/predict.yaml``: paths as text, required ones given."""
     for required in ("ckpt", "data"):
-        if not args.get(required):
+        if OmegaConf.is_missing(cfg, required) or cfg[required] in (None, ""):
             raise UserError(f"{required}= is required; {USAGE}")
-    return args, dataset_overrides
+    args = {
+        key: None if cfg.get(key) is None else str(cfg[key])
+        for key in ("ckpt", "data", "out", "device", "data_root")
+    }
+    args["dataset"] = cfg.get("dataset") or OmegaConf.create({})
+    return args
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -149,11 +154,31 @@ def load_array_file(path: Path) -> ClusterData:
     return ClusterData(path.stem, x, y)
 
 
+def _layer(overrides: list[str] | DictConfig) -> DictConfig:
+    """The ``dataset.*`` overrides as a config layer (a dotlist or a config node)."""
+    return OmegaConf.from_dotlist(overrides) if isinstance(overrides, list) else overrides
+
+
+def dataset_problems(base: DictConfig, layer: DictConfig, ds: DictConfig) -> list[str]:
+    """``dataset.*`` overrides the data set config lacks or values out of range: the lines
+    ``src.run`` gives for the same overrides."""
+    from src.validation import numeric_problems
+
+    known = [f"dataset.{k}" for k in config_keys(base)]
+    given = [f"dataset.{k}" for k in config_keys(layer)]
+    if unknown := [key for key in given if key not in known]:
+        return [f"{key} is not a config key{did_you_mean(key, known)}" for key in unknown]
+    problems = numeric_problems(OmegaConf.create({"dataset": ds}))
+    return [line for line in problems if line.partition("=")[0] in given]
+
+
 def dataset_config(name: str, saved: DictConfig | None, *layers: Any) -> DictConfig:
     """``conf/dataset/<name>.yaml`` with the run's saved values and ``layers`` on top, resolved.
 
     The YAML's ``${dataset.*}`` interpolations (e.g. ``loader.path: ${dataset.path}``) are
-    kept, so a new ``path`` or a ``dataset.KEY=VALUE`` override reaches the loader.
+    kept, so a new ``path`` or a ``dataset.KEY=VALUE`` override reaches the loader. The last
+    layer is the user's ``dataset.*`` overrides: a key the data set config lacks, or a value
+    out of range, is refused in one line.
     """
     base = OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml")
     merged = OmegaConf.merge(base, saved) if saved is not None else base
@@ -163,15 +188,20 @@ def dataset_config(name: str, saved: DictConfig | None, *layers: Any) -> DictCon
     root = OmegaConf.create({"dataset": merged})
     for layer in layers:
         root.dataset = OmegaConf.merge(root.dataset, layer)
-    return OmegaConf.create(OmegaConf.to_container(root.dataset, resolve=True))
+    ds = OmegaConf.create(OmegaConf.to_container(root.dataset, resolve=True))
+    if layers and (problems := dataset_problems(merged, layers[-1], ds)):
+        raise UserError("\n".join(problems))
+    return ds
 
 
-def file_dataset_config(path: Path, cfg: DictConfig, overrides: list[str]) -> DictConfig | None:
+def file_dataset_config(
+    path: Path, cfg: DictConfig, overrides: list[str] | DictConfig
+) -> DictConfig | None:
     """The data set config that reads the file ``path``: the run's own data set config when it
     was read from a file (same loader options), else ``conf/dataset/custom.yaml``; None when
     neither exists (then :func:`load_array_file` reads it)."""
     new = {"path": str(path), "subset": None, "imbalance": None}
-    layers = (new, OmegaConf.from_dotlist(overrides))
+    layers = (new, _layer(overrides))
     if "path" in cfg.dataset and cfg.dataset.name in options("dataset"):
         return dataset_config(cfg.dataset.name, cfg.dataset, *layers)
     if "custom" in options("dataset"):
@@ -180,7 +210,10 @@ def file_dataset_config(path: Path, cfg: DictConfig, overrides: list[str]) -> Di
 
 
 def load_new_data(
-    spec: str, cfg: DictConfig, overrides: list[str], data_root: str | None = None
+    spec: str,
+    cfg: DictConfig,
+    overrides: list[str] | DictConfig,
+    data_root: str | None = None,
 ) -> ClusterData:
     """The raw (not yet preprocessed) data of ``data=``: a data set name or a file."""
     root = data_root or cfg.get("data_root") or "data"
@@ -188,11 +221,11 @@ def load_new_data(
     if spec in options("dataset") and not path.exists():
         # the run's own data set: its saved options (same subset, imbalance and seed)
         saved = cfg.dataset if spec == cfg.dataset.name else None
-        ds = dataset_config(spec, saved, OmegaConf.from_dotlist(overrides))
+        ds = dataset_config(spec, saved, _layer(overrides))
     elif path.exists():
         ds = file_dataset_config(path, cfg, overrides)
         if ds is None:
-            if overrides:
+            if len(overrides):
                 raise UserError("dataset.* overrides need a configured file loader")
             return load_array_file(path)
     else:
@@ -227,16 +260,6 @@ def predict_fn(entry: str):
     return fn
 
 
-def resolve_device(name: str | None):
-    import torch
-
-    if name in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("device=cuda but no CUDA device is available; use device=cpu")
-    return torch.device(name)
-
-
 def predict(run: TrainedRun, data: ClusterData, device: Any = None) -> MethodOutput:
     """Preprocess ``data`` with the run's fitted parameters and assign clusters."""
     data = match_input_shape(data, run.checkpoint.get("input_shape"))
@@ -244,20 +267,31 @@ def predict(run: TrainedRun, data: ClusterData, device: Any = None) -> MethodOut
     return predict_fn(run.config.method.entry)(run.checkpoint, data, device)
 
 
-def execute(argv: list[str]) -> dict[str, Any]:
-    """Parse ``argv``, predict, write the outputs; returns the ``prediction.json`` record."""
+def execute(args: DictConfig | list[str]) -> dict[str, Any]:
+    """Predict and write the outputs; returns the ``prediction.json`` record. ``args``: the
+    composed ``conf/predict.yaml``, or its ``key=value`` overrides (composed here as the
+    command line would be)."""
     from src.export import write_assignments, write_npy
     from src.metrics import cluster_sizes, evaluate
+    from src.training import resolve_device
 
     started = time.perf_counter()
-    args, overrides = parse_args(argv)
-    run = resolve_run(args["ckpt"])
-    data = load_new_data(args["data"], run.config, overrides, args.get("data_root"))
-    data_tag = Path(args["data"]).stem if Path(args["data"]).exists() else args["data"]
-    out_dir = Path(args.get("out") or run.run_dir / "predictions" / data_tag)
+    if isinstance(args, list):
+        argv = hydra_argv(args)
+        cfg = compose_args(CONFIG_NAME, argv, COMMAND)
+        if problems := added_key_problems(cfg, argv, COMMAND):
+            raise UserError("\n".join(problems))
+    else:
+        cfg = args
+    a = predict_args(cfg)
+    device = resolve_device(a["device"])  # an unknown name or a missing GPU: before any work
+    run = resolve_run(a["ckpt"])
+    data = load_new_data(a["data"], run.config, a["dataset"], a["data_root"])
+    data_tag = Path(a["data"]).stem if Path(a["data"]).exists() else a["data"]
+    out_dir = Path(a["out"] or run.run_dir / "predictions" / data_tag)
     if problems := output_problems(out_dir, PREDICT_OUTPUTS, fix="out=DIR"):
         raise UserError("\n".join(problems))
-    out = predict(run, data, resolve_device(args.get("device")))
+    out = predict(run, data, device)
     k = int(run.checkpoint.get("n_clusters") or run.config.get("n_clusters") or 0)
     k = max(k, int(out.labels.max()) + 1 if len(out.labels) else 0)
     outputs = {
@@ -270,7 +304,7 @@ def execute(argv: list[str]) -> dict[str, Any]:
     record = {
         "checkpoint": str(run.model_path),
         "method": run.config.method.name,
-        "data": args["data"],
+        "data": a["data"],
         "n_samples": len(data),
         "n_clusters": k,
         "metrics": evaluate(data.y, out.labels) if data.y is not None else {},
@@ -283,28 +317,40 @@ def execute(argv: list[str]) -> dict[str, Any]:
 
 
 def summary(record: dict[str, Any]) -> str:
-    m = record["metrics"]
-    shown = "  ".join(f"{k.upper()} {m[k]:.4f}" for k in ("acc", "nmi", "ari") if k in m)
+    """The one line printed: the metrics line (:func:`src.metrics.metrics_line`), then what was
+    predicted and where the assignments went."""
+    from src.metrics import metrics_line
+
     sizes = record["cluster_sizes"]
     return (
-        f"{shown or 'no labels: ACC/NMI/ARI skipped'}  | {record['method']} predicted "
+        f"{metrics_line(record)}  | {record['method']} predicted "
         f"{record['n_samples']} samples of {record['data']} into "
         f"{sum(s > 0 for s in sizes)}/{len(sizes)} clusters in {record['wall_time_s']:.1f} s "
         f"→ {record['outputs']['assignments']}"
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    debug = "debug=true" in argv
-    argv = [a for a in argv if a not in ("debug=true", "debug=false")]
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=CONFIG_NAME)
+def hydra_entry(cfg: DictConfig) -> None:
+    """Hydra's task function: predict, print the one summary line (errors: one line, exit 2)."""
+    from hydra.core.hydra_config import HydraConfig
+
     try:
-        record = execute(argv)
+        if problems := added_key_problems(cfg, list(HydraConfig.get().overrides.task), COMMAND):
+            raise UserError("\n".join(problems))
+        record = execute(cfg)
     except UserError as exc:
-        if debug:
+        if cfg.get("debug"):
             raise
         exit_with(exc)
     print(summary(record))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m src.predict key=value ...`` (``argv``: the arguments, default the command
+    line's)."""
+    argv = sys.argv[1:] if argv is None else argv
+    run_hydra(hydra_entry, hydra_argv(argv), CONFIG_NAME, COMMAND)
 
 
 if __name__ == "__main__":

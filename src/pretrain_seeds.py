@@ -10,6 +10,10 @@ and each result goes to the SAE cache under the key its own run looks up, so the
 ``seeds``: the harness's grammar (``0-4``, ``0,3,7``); ``seed_batch``: seeds per batched model
 (``auto``: as many as fit in 80 % of the free GPU memory on CUDA, all on the CPU; at most
 ``MAX_SEED_BATCH``). Seeds already cached are reported and skipped.
+
+The arguments are Hydra's ``key=value`` overrides of ``conf/pretrain_seeds.yaml`` (``src.run``'s
+config plus ``seeds`` and ``seed_batch``), read and reported as ``src.run`` reads its own: one
+line, exit 2, "did you mean" for a misspelt key, ``--cfg job`` to see them.
 """
 
 from __future__ import annotations
@@ -19,36 +23,59 @@ import tempfile
 import time
 from pathlib import Path
 
+import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from src.config_groups import CONF_DIR
 from src.errors import UserError, exit_with
+from src.hydra_errors import run_hydra
 from src.reproduce.seed_batch import SAE_METHODS
 from src.reproduce.spec import SEEDS_GRAMMAR, parse_seeds
+from src.validation import Num
 
 MAX_SEED_BATCH = 8
 GPU_MEMORY_SHARE = 0.8
 
 
-def split_argv(argv: list[str]) -> tuple[list[int], str, list[str]]:
-    """(seeds, seed_batch, Hydra overrides) of the command line."""
-    seeds, batch, overrides = None, "auto", []
+CONFIG_NAME = "pretrain_seeds"  # conf/pretrain_seeds.yaml: src.run's config + the keys below
+COMMAND = "src.pretrain_seeds"
+OWN_KEYS = ("seeds", "seed_batch")
+SEED_BATCH = Num(int, 1, words=("auto",))
+
+
+def _key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def hydra_argv(argv: list[str]) -> list[str]:
+    """``argv`` as Hydra overrides: ``seeds=0,3,7`` (the harness's grammar, which Hydra would
+    read as a sweep) quoted as one value."""
+    out = []
     for arg in argv:
         key, _, value = arg.partition("=")
-        if key == "seeds":
-            seeds = parse_seeds(value, "seeds=")
-        elif key == "seed_batch":
-            batch = value
-        elif key == "seed":
-            raise UserError(f"{arg}: give the seeds as seeds=LIST ({SEEDS_GRAMMAR})")
-        elif not key.startswith("hydra."):  # the run directory is not the pretraining's
-            overrides.append(arg)
-    if seeds is None:
+        if key == "seeds" and "," in value and not set(value) & set("[]'\"${}"):
+            arg = f"seeds='{value}'"
+        out.append(arg)
+    return out
+
+
+def seed_args(cfg: DictConfig, overrides: list[str]) -> tuple[list[int], str, list[str]]:
+    """(seeds, seed_batch, each seed's ``src.run`` overrides) of a composed
+    ``conf/pretrain_seeds.yaml`` and the overrides that composed it."""
+    if seed := [o for o in overrides if _key(o) == "seed"]:
+        raise UserError(f"{seed[0]}: give the seeds as seeds=LIST ({SEEDS_GRAMMAR})")
+    if OmegaConf.is_missing(cfg, "seeds") or cfg.seeds is None:
         raise UserError(f"say which seeds to pretrain: seeds=LIST ({SEEDS_GRAMMAR})")
-    if batch != "auto" and not (batch.isdigit() and int(batch) >= 1):
-        raise UserError(f"seed_batch={batch!r} is invalid: use auto or a count ≥ 1")
-    return seeds, batch, overrides
+    text = cfg.seeds
+    text = ",".join(map(str, text)) if OmegaConf.is_list(text) else str(text)
+    seeds = parse_seeds(text, "seeds=")
+    batch = cfg.seed_batch
+    if not SEED_BATCH.accepts(batch):
+        raise UserError(f"seed_batch={batch!r} is invalid: use {SEED_BATCH.describe()}")
+    run_overrides = [o for o in overrides if _key(o) not in OWN_KEYS]
+    return seeds, str(batch), run_overrides
 
 
 def bytes_per_seed(x: torch.Tensor, cfg: DictConfig) -> int:
@@ -73,18 +100,21 @@ def seed_batch_size(batch: str, n_seeds: int, per_seed: int, device: torch.devic
 def compose_runs(overrides: list[str], seeds: list[int]) -> list[DictConfig]:
     """Each seed's run config, composed as ``python -m src.run`` composes it."""
     from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from src.config_groups import CONF_DIR
     from src.run import check_group_overrides
     from src.validation import device_problems, numeric_problems
 
     if complaint := check_group_overrides(overrides):
         raise UserError(complaint)
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        if GlobalHydra.instance().is_initialized():  # inside python -m src.pretrain_seeds
             cfgs = [compose("config", overrides=[*overrides, f"seed={s}"]) for s in seeds]
+        else:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                cfgs = [compose("config", overrides=[*overrides, f"seed={s}"]) for s in seeds]
     except (HydraException, OmegaConfBaseException) as exc:
         raise UserError(f"{str(exc).splitlines()[0]}; check the overrides") from None
     if problems := numeric_problems(cfgs[0]) + device_problems(cfgs[0]):
@@ -147,14 +177,36 @@ def pretrain_seeds(overrides: list[str], seeds: list[int], batch: str = "auto",
     return results
 
 
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=CONFIG_NAME)
+def hydra_entry(cfg: DictConfig) -> None:
+    """Hydra's task function: each seed's run composed from the same overrides, pretrained."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.validation import added_key_problems
+
+    overrides = list(HydraConfig.get().overrides.task)
+    try:
+        if problems := added_key_problems(cfg, overrides, COMMAND):
+            raise UserError("\n".join(problems))
+        seeds, batch, run_overrides = seed_args(cfg, overrides)
+        pretrain_seeds(run_overrides, seeds, batch)
+    except UserError as exc:
+        if cfg.get("debug"):
+            raise
+        exit_with(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
-    seeds, batch, overrides = split_argv(sys.argv[1:] if argv is None else argv)
-    pretrain_seeds(overrides, seeds, batch)
+    """``python -m src.pretrain_seeds key=value ...`` (``argv``: the arguments, default the
+    command line's): a group that names no choice is refused before Hydra, as ``src.run``."""
+    from src.run import check_group_overrides
+
+    argv = sys.argv[1:] if argv is None else argv
+    if complaint := check_group_overrides(argv):
+        exit_with(UserError(complaint))
+    run_hydra(hydra_entry, hydra_argv(argv), CONFIG_NAME, COMMAND)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as exc:
-        exit_with(exc)
+    sys.exit(main())

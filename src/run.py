@@ -12,11 +12,6 @@ from typing import Any, NoReturn
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import (
-    ConfigCompositionException,
-    MissingConfigException,
-    OverrideParseException,
-)
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,19 +21,17 @@ from src.data import ClusterData, build_data
 from src.data.preprocess import preprocess_summary
 from src.errors import UserError, exit_with
 from src.fast import precision, resolve_fast
-from src.hydra_errors import hydra_errors_raised, one_line
+from src.hydra_errors import run_hydra
 from src.interrupts import RunInterrupted, install_stop_handlers
 from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput, RunContext
-from src.metrics import evaluate, internal_measures
+from src.metrics import evaluate, internal_measures, metrics_line
 from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
 from src.results_class import results_class
 from src.seeding import seed_everything
 from src.sweep_checks import MULTIRUN_FLAGS, sweep_problems
 from src.validation import added_key_problems, folder_problems, validate_run
 
-# Hydra errors that come from the command line (not from inside the run)
-HYDRA_USER_ERRORS = (ConfigCompositionException, MissingConfigException, OverrideParseException)
 log = logging.getLogger("dcrepro")  # run.log in the run directory (Hydra's job log file)
 
 
@@ -77,19 +70,12 @@ def run_precision(cfg: DictConfig, out: MethodOutput) -> str:
 
 
 def summary_line(name: str, result: dict[str, Any], data: ClusterData, k: int, seed: int) -> str:
-    """The one greppable metrics line: ``ACC … NMI … ARI …`` or the label-free measures."""
-    metrics = result["metrics"]
-    shown = "  ".join(
-        f"{m.upper()} {metrics[m]:.4f}" for m in ("acc", "nmi", "ari") if m in metrics
-    )
-    if not shown:
-        sil = result["internal"]["silhouette"]
-        shown = "no labels: ACC/NMI/ARI skipped; silhouette " + (
-            "n/a" if sil is None else f"{sil:.4f}"
-        )
+    """The one greppable line: the metrics line (``ACC … NMI … ARI …`` or the label-free
+    measures, :func:`src.metrics.metrics_line`), then what ran on what, and how long."""
     seconds = result["wall_time_s"]["total"]
     return (
-        f"{shown}  | {name} on {data.name} (n={len(data)}, k={k}, seed={seed}) in {seconds:.1f} s"
+        f"{metrics_line(result)}  | {name} on {data.name} (n={len(data)}, k={k}, seed={seed}) "
+        f"in {seconds:.1f} s"
     )
 
 
@@ -293,13 +279,7 @@ def parse_and_run() -> None:
         exit_with(UserError(complaint))
     if problems := check_run_dir_override(sys.argv[1:]) or sweep_problems(sys.argv[1:]):
         exit_with(UserError("\n".join(problems)))
-    try:
-        with hydra_errors_raised():
-            hydra_entry()
-    except HYDRA_USER_ERRORS as exc:  # a misspelt key, an override that does not parse
-        if "debug=true" in sys.argv:
-            raise
-        exit_with(one_line(exc, sys.argv[1:]))
+    run_hydra(hydra_entry, sys.argv[1:])  # Hydra's errors as one line, as every entry point
 
 
 def exit_now(code: int) -> NoReturn:

@@ -353,7 +353,9 @@ def did_you_mean(key: str, keys: list[str]) -> str:
     return f"; did you mean {match[0]}?" if match else ""
 
 
-def added_key_problems(cfg: DictConfig, overrides: list[str]) -> list[str]:
+def added_key_problems(
+    cfg: DictConfig, overrides: list[str], command: str = "src.run"
+) -> list[str]:
     """Keys added with ``+KEY=VALUE`` that no part of the project reads: one line each.
 
     Allowed: group options (``+experiment=…``) and keyword arguments of an instantiated
@@ -375,6 +377,8 @@ def added_key_problems(cfg: DictConfig, overrides: list[str]) -> list[str]:
         node = _select(cfg, parent) if parent else cfg
         if isinstance(node, DictConfig) and "_target_" in node:
             continue
-        hint = did_you_mean(key, known) or "; remove it (`python -m src.run --cfg job` lists keys)"
+        hint = (
+            did_you_mean(key, known) or f"; remove it (`python -m {command} --cfg job` lists keys)"
+        )
         problems.append(f"+{key}: unknown key, nothing reads it{hint}")
     return problems

@@ -57,21 +57,49 @@ def kmeans_run(tmp_path_factory):
 
 def test_written_checkpoint_loads_with_weights_only(kmeans_run):
     ckpt = torch.load(kmeans_run / "model.pt", weights_only=True)
-    assert isinstance(ckpt["centres"], torch.Tensor) and ckpt["method"] == "kmeans"
+    assert isinstance(ckpt["centroids"], torch.Tensor) and ckpt["method"] == "kmeans"
+    assert "centres" not in ckpt  # one schema: every method's centres are "centroids"
     assert isinstance(ckpt["config"], dict) and isinstance(ckpt["preprocess"], dict)
 
 
-def test_old_numpy_checkpoint_gets_a_migration_message_then_migrates(kmeans_run, tmp_path):
+def old_kmeans_checkpoint(kmeans_run) -> tuple[dict, dict]:
+    """(the run's checkpoint, the same as an older dcrepro wrote it: numpy, key "centres")."""
     ckpt = torch.load(kmeans_run / "model.pt", weights_only=True)
-    old = {**ckpt, "centres": ckpt["centres"].numpy(), "n_clusters": np.int64(10)}
+    old = {k: v for k, v in ckpt.items() if k != "centroids"}
+    old |= {"centres": ckpt["centroids"].numpy(), "n_clusters": np.int64(10)}
+    return ckpt, old
+
+
+def test_old_numpy_checkpoint_gets_a_migration_message_then_migrates(kmeans_run, tmp_path):
+    ckpt, old = old_kmeans_checkpoint(kmeans_run)
     path = tmp_path / "model.pt"
     torch.save(old, path)  # how an older dcrepro wrote it
     with pytest.raises(UserError, match=r"old format.*python -m src\.checkpoints migrate"):
         load_checkpoint(path)
     migrate_checkpoint(path)
     run = resolve_run(str(path))
-    assert torch.equal(run.checkpoint["centres"], ckpt["centres"])
+    assert torch.equal(run.checkpoint["centroids"], ckpt["centroids"])
     assert run.checkpoint["n_clusters"] == 10
+    on_disk = torch.load(path, weights_only=True)  # migrate writes the current schema
+    assert "centroids" in on_disk and "centres" not in on_disk
+
+
+def test_checkpoint_with_the_old_centres_key_loads_and_predicts(kmeans_run, tmp_path):
+    """A weights-only checkpoint that still says "centres" (k-means before the one schema)
+    loads as "centroids" and predicts the run's own assignments."""
+    import pandas as pd
+
+    from src.predict import execute
+
+    ckpt, _ = old_kmeans_checkpoint(kmeans_run)
+    old = {k: v for k, v in ckpt.items() if k != "centroids"} | {"centres": ckpt["centroids"]}
+    path = tmp_path / "model.pt"
+    torch.save(old, path)
+    loaded = load_checkpoint(path)
+    assert "centres" not in loaded and torch.equal(loaded["centroids"], ckpt["centroids"])
+    execute([f"ckpt={path}", "data=digits", f"out={tmp_path / 'pred'}"])
+    trained = pd.read_csv(kmeans_run / "assignments.csv")["cluster"].to_numpy()
+    assert (pd.read_csv(tmp_path / "pred" / "assignments.csv")["cluster"] == trained).all()
 
 
 def test_plain_turns_numpy_into_tensors_and_python_values():

@@ -13,7 +13,7 @@ import pytest
 
 from src.data.digits import load_digits
 from src.errors import UserError
-from src.predict import execute, load_array_file, main, parse_args
+from src.predict import execute, load_array_file, main
 from tests.run_helpers import run_in_process
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,13 +63,19 @@ def test_csv_reader_takes_label_column(tmp_path):
     "argv, message",
     [
         (["data=digits"], "ckpt= is required"),
-        (["ckpt=x", "data=digits", "colour=red"], "unknown key 'colour'"),
+        (["ckpt=x", "data=digits", "colour=red"], "^colour is not a config key"),
+        (
+            ["ckpt=x", "data=digits", "devise=cpu"],
+            "devise is not a config key; did you mean device",
+        ),
+        (["ckpt=x", "data=digits", "device=tpu"], "device='tpu' is invalid: use auto, cpu, cuda"),
+        (["ckpt=x", "data=[digits"], "cannot parse the override 'data=\\[digits'"),
         (["ckpt=/nonexistent/run", "data=digits"], "no such run directory"),
     ],
 )
 def test_bad_arguments(argv, message):
     with pytest.raises(UserError, match=message):
-        execute(argv) if "colour=red" not in argv else parse_args(argv)
+        execute(argv)
 
 
 def test_wrong_feature_count_names_the_fix(kmeans_run, tmp_path):

@@ -1,4 +1,12 @@
-"""Benchmark profiles: which runs ``make bench`` times and how long the hand-written loops run."""
+"""Benchmark profiles: which runs ``make bench`` times and how long the hand-written loops run.
+
+A :class:`BenchProfile` is not a reproduction profile (:class:`src.reproduce.spec.Profile`,
+``conf/reproduce/profile/*.yaml``): that one says which paper tables to reproduce (seeds,
+launcher, per-table data sets, overrides, where results go); this one says what to *time* (one
+DEC, DAC and DAC* run, hand-written loop iterations, speed-switch variants, targets). The two
+meet in one place only: a bench's ``table`` part runs the harness with a reproduction profile,
+which it names (:class:`~src.bench.table.TableBench` ``profile``) instead of copying.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +26,9 @@ COMMON = ("logger=none", "plots=false", "progress_bar=false")
 
 
 @dataclass(frozen=True)
-class Profile:
+class BenchProfile:
+    """What one ``make bench PROFILE=…`` times (see the module docstring)."""
+
     name: str
     description: str
     dec: tuple[str, ...]  # Hydra overrides of the DEC run
@@ -38,8 +48,8 @@ class Profile:
     project_paper_schedule: bool = False
 
 
-PROFILES: dict[str, Profile] = {
-    "paper": Profile(
+PROFILES: dict[str, BenchProfile] = {
+    "paper": BenchProfile(
         "paper",
         "Full MNIST (70,000 images), DEC with the paper's SAE schedule (4 greedy layers × "
         "50,000 iterations, 100,000 fine-tuning, batch 256, SGD) and its KL phase to the "
@@ -69,7 +79,7 @@ PROFILES: dict[str, Profile] = {
             "min_ratio": 0.9,
         },
     ),
-    "cpu": Profile(
+    "cpu": BenchProfile(
         "cpu",
         "The CPU as a reproduction machine, full MNIST (70,000 images): DEC with a fiftieth "
         "of the paper's SAE schedule (4 greedy layers × 1,000 iterations, 2,000 fine-tuning, "
@@ -101,7 +111,7 @@ PROFILES: dict[str, Profile] = {
         },
         project_paper_schedule=True,
     ),
-    "quick": Profile(
+    "quick": BenchProfile(
         "quick",
         "CPU-sized: sklearn digits (1,797 8×8 images), DEC with the quick SAE schedule "
         "(4 × 1,000 greedy iterations, 300 fine-tuning) and its KL phase to the tolerance stop "
@@ -121,7 +131,7 @@ PROFILES: dict[str, Profile] = {
         variants=ALL_VARIANTS,
         variant_overrides=("method.max_epochs=1",),
     ),
-    "smoke": Profile(
+    "smoke": BenchProfile(
         "smoke",
         "Seconds-long wiring check: 300 digits, 20 iterations per SAE stage, at most 40 KL "
         "iterations (T = 10); DAC for one epoch; the DAC authors' recipe for one epoch of one "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from omegaconf import DictConfig
 
@@ -11,7 +10,7 @@ from src.data.base import ClusterData
 from src.fast import apply_tf32, batched, resolve_fast
 from src.methods.base import MethodOutput, RunContext
 from src.methods.dec import load_encoder
-from src.methods.kmeans import fit_kmeans, kmeans_message
+from src.methods.kmeans import fit_kmeans, kmeans_message, nearest_centre
 from src.pretrained import pretrained_sae
 from src.training import resolve_device, to_device
 
@@ -25,9 +24,10 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     with ctx.timer("kmeans"):
         z = batched(pre.sae.encode, x, fast.eval_batch_size).cpu().numpy()
         with ctx.status(kmeans_message(cfg.method.n_init, z, ctx.n_clusters)):
-            labels, centres, inertia = fit_kmeans(
+            _, centres, inertia = fit_kmeans(
                 z, ctx.n_clusters, int(cfg.method.n_init), ctx.seed, int(cfg.method.max_iter)
             )
+            labels = nearest_centre(z, centres)  # the rule predict() applies too
     state = {
         "method": cfg.method.name,
         "arch": pre.sae.arch(),
@@ -52,12 +52,12 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
 def predict(
     checkpoint: dict, data: ClusterData, device: torch.device | str = "cpu"
 ) -> MethodOutput:
-    """Nearest k-means centre in the saved encoder's embedding."""
+    """Nearest k-means centroid in the saved encoder's embedding: the rule :func:`run` assigns
+    with (:func:`src.methods.kmeans.nearest_centre`, float64 on the CPU)."""
     sae = load_encoder(checkpoint, device)
     x = to_device(data.features(), torch.device(device))
     with torch.no_grad():
-        z = batched(sae.encode, x, 4096)
-        dist = torch.cdist(z, checkpoint["centroids"].to(device))
+        z = batched(sae.encode, x, 4096).cpu().numpy()
     return MethodOutput(
-        labels=dist.argmin(dim=1).cpu().numpy().astype(np.int64), embeddings=z.cpu().numpy()
+        labels=nearest_centre(z, checkpoint["centroids"].cpu().numpy()), embeddings=z
     )

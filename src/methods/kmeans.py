@@ -31,8 +31,9 @@ def kmeans_message(n_init: int, x: np.ndarray, k: int) -> str:
 def nearest_centre(x: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """Index of the nearest centre (squared Euclidean, float64) for every row of ``x``.
 
-    The one assignment rule of a k-means model: training and ``predict`` both use it, so the
-    same data get the same clusters.
+    The one assignment rule of every k-means model (k-means on the features, AE+k-means in the
+    SAE's embedding, DAC's k-means tactic): training and ``predict`` both use it, so the same
+    data get the same clusters.
     """
     c = np.asarray(centres, dtype=np.float64)
     c_sq = np.sum(c**2, axis=1)
@@ -54,7 +55,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         ctx.run_dir / "model.pt",
         {
             "method": "kmeans",
-            "centres": centres,
+            "centroids": centres,
         },
     )
     return MethodOutput(
@@ -63,8 +64,8 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
 
 
 def predict(checkpoint: dict[str, Any], data: ClusterData, device: Any = None) -> MethodOutput:
-    """Nearest saved centre for each sample of (already preprocessed) ``data``."""
-    centres = np.asarray(checkpoint["centres"], dtype=np.float32)
+    """Nearest saved centroid for each sample of (already preprocessed) ``data``."""
+    centres = np.asarray(checkpoint["centroids"], dtype=np.float32)
     x = data.features()
     if x.shape[1] != centres.shape[1]:
         raise UserError(

@@ -102,14 +102,12 @@ def _last_error(log: Path) -> str:
     return lines[-1].strip() if lines else "no output"
 
 
-def _summary(log: Path) -> str:
-    try:
-        for line in log.read_text(errors="replace").splitlines():
-            if line.startswith(("ACC ", "NMI ", "no labels")):
-                return line.split("|")[0].strip()
-    except OSError:
-        pass
-    return ""
+def _summary(store: Store, run: Run) -> str:
+    """A finished run's metrics line, read from its ``result.json`` (not scraped from its log)."""
+    from src.metrics import metrics_line
+
+    result = store.load(list(run.overrides), run.seed)
+    return "" if result is None else metrics_line(result)
 
 
 def result_device(store: Store, run: Run) -> str | None:
@@ -176,7 +174,7 @@ def run_local(
         ovr, seed = list(slot.run.overrides), slot.run.seed
         ok = slot.proc.returncode == 0 and store.is_done(ovr, seed)
         log = store.run_dir(ovr, seed) / "run.log"
-        message = _summary(log) if ok else _last_error(log)
+        message = _summary(store, slot.run) if ok else _last_error(log)
         seconds = round(time.perf_counter() - slot.started, 2)
         store.log("done" if ok else "failed", ovr, seed, pid=slot.proc.pid, seconds=seconds,
                   device=result_device(store, slot.run), message=message, **info)  # fmt: skip

@@ -37,6 +37,11 @@ class TableSpec:
 
 @dataclass
 class Profile:
+    """A reproduction profile (``conf/reproduce/profile/<name>.yaml``): which tables, seeds and
+    launcher, and the overrides of their runs. Not a benchmark profile
+    (:class:`src.bench.profiles.BenchProfile`, what ``make bench`` times): the two describe
+    different jobs and share no field; a bench's table part names one of these."""
+
     name: str
     seeds: list[int]
     launcher: str

@@ -23,11 +23,12 @@ from src.reproduce.store import Store
 
 
 def run_one(overrides: list[str], run_dir: Path) -> tuple[str, str]:
-    """Compose and execute one run: ("done", summary line) or ("failed", one-line reason)."""
+    """Compose and execute one run: ("done", its metrics line) or ("failed", one-line reason)."""
     from hydra import compose
     from omegaconf import open_dict
 
     from src.errors import UserError
+    from src.metrics import metrics_line
     from src.run import execute
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -43,11 +44,7 @@ def run_one(overrides: list[str], run_dir: Path) -> tuple[str, str]:
             with open_dict(cfg):
                 cfg.run_dir = str(run_dir)
             result = execute(cfg)
-        metrics = result["metrics"]
-        shown = "  ".join(
-            f"{m.upper()} {metrics[m]:.4f}" for m in ("acc", "nmi", "ari") if m in metrics
-        )
-        return "done", shown
+        return "done", metrics_line(result)
     except UserError as exc:
         return "failed", f"error: {exc}"
     except Exception as exc:  # noqa: BLE001 - one bad run must not stop the batch
