@@ -159,9 +159,11 @@ def launcher_problem(launcher: str) -> str | None:
               "submitit_local": "hydra_submitit_launcher"}.get(launcher)  # fmt: skip
     if plugin is None or importlib.util.find_spec(f"hydra_plugins.{plugin}") is not None:
         return None
+    name = plugin.replace("_", "-")
     return (
-        f"--launcher {launcher} needs Hydra's {plugin.replace('_', '-')} plugin, which is not "
-        "installed: pip install -e '.[slurm]', or use --launcher local or batch"
+        f"--launcher {launcher} needs Hydra's {name} plugin, which is not installed (a "
+        f"dependency of dcrepro: make install, or pip install '{name}>=1.2'), or use "
+        "--launcher local or batch"
     )
 
 

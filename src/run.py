@@ -56,6 +56,13 @@ def resolve_n_clusters(requested: int | None, data: ClusterData) -> int:
     return k
 
 
+def in_multirun() -> bool:
+    """Whether this run is one job of a Hydra ``--multirun``."""
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def run_dir_of(cfg: DictConfig) -> Path:
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
@@ -87,7 +94,9 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
     from src.tracking import close_logger, logger_location, make_logger
 
     run_dir = run_dir_of(cfg)
-    validate_run(cfg, run_dir)  # ranges, writable outputs, a GPU if asked: before any work
+    validate_run(
+        cfg, run_dir, in_multirun()
+    )  # ranges, writable outputs, a GPU if asked: before any work
     seed_everything(cfg.seed)
     timer = PhaseTimer()
     started = time.perf_counter()

@@ -43,27 +43,29 @@ def compose_checked(overrides: list[str]) -> DictConfig:
         raise one_line(exc, overrides) from None
 
 
-def config_problems(cfg: DictConfig, overrides: list[str]) -> list[str]:
+def config_problems(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> list[str]:
     """What :func:`src.validation.validate_run` would refuse, short of the output folders."""
     from src.validation import (
         added_key_problems,
         choice_problems,
+        ddp_problems,
         numeric_problems,
         size_problems,
     )
 
     problems = numeric_problems(cfg) + choice_problems(cfg) + added_key_problems(cfg, overrides)
-    return problems or size_problems(cfg)
+    return problems or size_problems(cfg) or ddp_problems(cfg, multirun)
 
 
-def overrides_problems(overrides: list[str]) -> list[str]:
-    """Compose ``overrides`` once and list what a run with them would be refused for."""
+def overrides_problems(overrides: list[str], multirun: bool = False) -> list[str]:
+    """Compose ``overrides`` once and list what a run with them would be refused for
+    (``multirun``: as one job of a Hydra multirun)."""
     runnable = [o for o in overrides if _not_hydra(o)]
     try:
         cfg = compose_checked(runnable)
     except UserError as exc:
         return str(exc).splitlines()
-    return config_problems(cfg, runnable)
+    return config_problems(cfg, runnable, multirun)
 
 
 def sweep_points(overrides: list[str]) -> Iterator[list[str]] | None:
@@ -107,5 +109,5 @@ def sweep_problems(argv: list[str]) -> list[str]:
         return []
     problems: dict[str, None] = {}
     for point in points:
-        problems.update(dict.fromkeys(overrides_problems(point)))
+        problems.update(dict.fromkeys(overrides_problems(point, multirun=True)))
     return [f"{p} (a sweep value; no job was started)" for p in problems]

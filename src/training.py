@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,17 @@ def fit_in_place(trainer: Any, module: Any, device: torch.device, **fit_kwargs: 
     trainer.fit(module, **fit_kwargs)
     place(module, device, dtype, trainer.optimizers)
     return trainer
+
+
+def leave_unless_rank_zero(trainer: Any) -> None:
+    """Under DDP, end a process other than rank 0 once training is done: rank 0 alone
+    evaluates and writes the run's outputs (this process's logs are flushed first)."""
+    if int(getattr(trainer, "global_rank", 0)) == 0:
+        return
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def make_trainer(

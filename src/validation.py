@@ -308,6 +308,29 @@ def device_problems(cfg: DictConfig) -> list[str]:
     ]
 
 
+DDP_METHODS = ("dac", "dac_star", "dac_online")
+
+
+def ddp_problems(cfg: DictConfig, multirun: bool = False) -> list[str]:
+    """DDP (``trainer=ddp`` / ``ddp_cpu``) where it cannot work, said before any work: a method
+    other than the DAC family (their data and full-batch steps are not split over processes),
+    or a ``--multirun`` (Lightning starts every extra process by re-running the command)."""
+    if not str(_select(cfg, "trainer.strategy")).startswith("ddp"):
+        return []
+    trainer, method = _select(cfg, "trainer.name"), _select(cfg, "method.name")
+    if method not in DDP_METHODS:
+        return [
+            f"trainer={trainer} (DDP) runs only {', '.join(DDP_METHODS)}, not method={method}: "
+            "use trainer=cpu, gpu or auto"
+        ]
+    if multirun:
+        return [
+            f"trainer={trainer} (DDP) cannot run inside --multirun (Lightning starts its extra "
+            "processes by re-running the command): run each configuration on its own"
+        ]
+    return []
+
+
 RUN_OUTPUTS = (
     "result.json",
     "model.pt",
@@ -320,10 +343,10 @@ RUN_OUTPUTS = (
 )
 
 
-def validate_run(cfg: DictConfig, run_dir: Path) -> None:
+def validate_run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> None:
     """Raise one :class:`UserError` listing every problem found before the run starts."""
     problems = numeric_problems(cfg) + choice_problems(cfg)
-    problems = problems or size_problems(cfg)
+    problems = problems or size_problems(cfg) or ddp_problems(cfg, multirun)
     if not problems:
         problems = output_problems(run_dir, RUN_OUTPUTS) + device_problems(cfg)
     if problems:

@@ -109,7 +109,9 @@ class DACThresholdStop(L.Callback):
         if trainer.logger is not None and logged:
             logged["dac/epoch"] = float(row["epoch"])
             trainer.logger.log_metrics(logged, step=row["step"])
-        if self.csv_path is not None:
+        if self.csv_path is not None and getattr(
+            trainer, "is_global_zero", True
+        ):  # DDP: one process writes
             self.write_csv()
 
     def write_csv(self) -> None:

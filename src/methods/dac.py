@@ -17,7 +17,13 @@ from src.methods.kmeans import nearest_centre
 from src.methods.tactics import cluster_features
 from src.metrics import evaluate
 from src.models.convnets import build_convnet
-from src.training import fit_in_place, make_trainer, resolve_device, to_device
+from src.training import (
+    fit_in_place,
+    leave_unless_rank_zero,
+    make_trainer,
+    resolve_device,
+    to_device,
+)
 
 
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
@@ -40,6 +46,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
     with ctx.timer("train"):
         fit_in_place(trainer, module, device)
+    leave_unless_rank_zero(trainer)  # DDP: the other processes only trained
     with ctx.timer("predict"):
         net = module.net
         probs, feats = module.predict_all()
@@ -70,6 +77,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "argmax_nonempty_clusters": int(len(np.unique(argmax_labels))),
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
         "history_csv": str(ctx.run_dir / "dac_history.csv"),
+        "processes": module.world[1],  # DDP: the processes that trained it (steps averaged)
         # the switches the steps really used (fast_cuda_graphs false when compile took over)
         **{f"fast_{k_}": v for k_, v in vars(fast).items()},
         **{f"fast_{k_}": v for k_, v in module.switches().items()},

@@ -39,6 +39,7 @@ predictions), since there the batch is part of the computation.
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from src.augment import build_augment
 from src.errors import UserError
@@ -256,6 +258,13 @@ class DACModule(L.LightningModule):
         self.register_buffer("sel_sum", torch.zeros(()), persistent=False)
         self.register_buffer("sel_count", torch.zeros(()), persistent=False)
         self.register_buffer("loss_sum", torch.zeros(()), persistent=False)
+        # DDP: each process keeps its own copy of the data and its own epoch sums
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            self, ["x", "sel_sum", "sel_count", "loss_sum"]
+        )
+        self.world = (0, 1)  # (this process's rank, processes): set by ``setup`` under DDP
+        self._plan_gen: torch.Generator | None = None  # the shared plan's RNG under DDP
+        self._plan_seed = torch.initial_seed()
 
     # ---- thresholds -------------------------------------------------------------------
     def current_thresholds(self) -> tuple[float, float]:
@@ -279,6 +288,27 @@ class DACModule(L.LightningModule):
             u, lo = self.current_thresholds()
             return u <= lo + STOP_TOL
         return False
+
+    # ---- several processes (DDP) ------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        """Under DDP: every process draws the same epoch plan from its own generator seeded
+        alike, and takes its share of each step's batches; one optimisation step per call, eager
+        (CUDA graphs and several steps per call would bypass DDP's gradient averaging)."""
+        world = int(self.trainer.world_size)
+        if world <= 1:
+            return
+        self.world = (int(self.trainer.global_rank), world)
+        self.inner_steps = 1
+        self.cuda_graphs = False
+        self._plan_gen = torch.Generator(device=self.x.device).manual_seed(self._plan_seed)
+
+    def _rank_share(self, plan: Iterator) -> Iterator:
+        """This process's batch of every ``world`` consecutive batches of ``plan``: the
+        processes step through the same plan together (chunk labels made at the same step
+        from the same weights); a short last group is padded by repeating its batches."""
+        rank, world = self.world
+        while group := list(itertools.islice(plan, world)):
+            yield group[rank % len(group)]
 
     # ---- schedule ---------------------------------------------------------------------
     def chunk_sizes(self) -> list[int]:
@@ -361,7 +391,7 @@ class DACModule(L.LightningModule):
         if self.chunk_order == "sequential":
             order = torch.arange(self.n, device=dev)
         else:
-            order = torch.randperm(self.n, device=dev)
+            order = torch.randperm(self.n, device=dev, generator=self._plan_gen)
         return list(torch.tensor_split(order, len(self.chunk_sizes())))
 
     def _epoch_plan(
@@ -375,7 +405,7 @@ class DACModule(L.LightningModule):
             self.check_finite()
             c = len(chunk)
             if self.targets == "online":
-                local = torch.randperm(c, device=dev)
+                local = torch.randperm(c, device=dev, generator=self._plan_gen)
                 for sl in keras_batches(c, b, "drop"):
                     yield chunk[local[sl]], None, None, None
                 continue
@@ -386,7 +416,7 @@ class DACModule(L.LightningModule):
             if self.cuda_graphs:
                 self._stage_chunk_labels(target, mask, selfs)
             for _ in range(self.chunk_passes):
-                local = torch.randperm(c, device=dev)
+                local = torch.randperm(c, device=dev, generator=self._plan_gen)
                 for sl in keras_batches(c, b, self.last_batch):
                     a = local[sl]
                     if self.cuda_graphs:  # the graph gathers from the static chunk labels
@@ -398,7 +428,8 @@ class DACModule(L.LightningModule):
                         yield chunk[a], a, sub, selfs[a]
 
     def on_train_epoch_start(self) -> None:
-        self._plan = self._epoch_plan()
+        plan = self._epoch_plan()
+        self._plan = plan if self.world[1] == 1 else self._rank_share(plan)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """The training forward: pre-softmax scores in float32 (bf16 autocast with ``amp``)."""

@@ -1,4 +1,4 @@
-"""Run the pending runs: a subprocess each, batch workers, or Hydra multiruns (joblib, SLURM).
+"""Run the pending runs: a subprocess each, batch workers, or Hydra multiruns (joblib, submitit).
 
 Every launcher writes into the store's run directories (``hydra.run.dir`` or
 ``hydra.sweep.dir``/``subdir``), so a run is finished exactly when its ``result.json`` exists,
@@ -62,13 +62,13 @@ def _popen(cmd: list[str], jobs: int = 1, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=REPO, env=_env(jobs), preexec_fn=child_preexec(), **kwargs)
 
 
-def run_logged(cmd: list[str], log: Path) -> tuple[int, float]:
-    """Run ``cmd`` (:func:`_popen`) with its output in ``log``; Ctrl-C or SIGTERM of the harness
-    stops it first. Returns (exit status, wall seconds)."""
+def run_logged(cmd: list[str], log: Path, jobs: int = 1) -> tuple[int, float]:
+    """Run ``cmd`` (:func:`_popen`, its runs ``jobs`` at once) with its output in ``log``;
+    Ctrl-C or SIGTERM of the harness stops it first. Returns (exit status, wall seconds)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(log, "w") as out:
-        proc = _popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = _popen(cmd, jobs, stdout=out, stderr=subprocess.STDOUT)
         try:
             proc.wait()
         except BaseException:
@@ -305,6 +305,12 @@ def run_batch(
         worker_log.close()
 
 
+def at_once(launcher: str, jobs: int, seeds: int) -> int:
+    """How many runs of a multirun go at once (their thread share): joblib's ``jobs``;
+    submitit_local starts every seed of the configuration together; SLURM runs elsewhere."""
+    return {"joblib": min(jobs, seeds), "submitit_local": seeds}.get(launcher, 1)
+
+
 def run_multirun(
     runs: list[Run],
     store: Store,
@@ -338,7 +344,7 @@ def run_multirun(
         for r in group:
             store.log("start", list(r.overrides), r.seed, launcher=launcher, command=command)
         log = sweep_dir / f"multirun-{os.getpid()}.log"
-        _, seconds = run_logged(cmd, log)
+        _, seconds = run_logged(cmd, log, at_once(launcher, jobs, len(group)))
         done = [r for r in group if store.is_done(list(r.overrides), r.seed)]
         for r in group:
             ok = r in done
