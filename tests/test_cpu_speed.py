@@ -86,3 +86,18 @@ def test_compiled_dec_step_matches_eager():
 
     eager = run(FastOptions())
     torch.testing.assert_close(run(FastOptions(compile=True)), eager, atol=1e-5, rtol=1e-5)
+
+
+def test_the_package_sets_a_passive_openmp_wait_policy_before_torch_loads():
+    import os
+    import subprocess
+    import sys
+
+    probe = "import os, src, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    for given, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        run_env = env if given is None else {**env, "OMP_WAIT_POLICY": given}
+        out = subprocess.run(
+            [sys.executable, "-c", probe], env=run_env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == expected  # the caller's choice is kept

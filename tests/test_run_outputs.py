@@ -63,5 +63,5 @@ def test_unlabelled_run_skips_label_metrics_and_says_so(tmp_path, capsys, monkey
 def test_unknown_projection_is_one_line(tmp_path):
     from src.errors import UserError
 
-    with pytest.raises(UserError, match="unknown export.projection 'nope'"):
+    with pytest.raises(UserError, match="export.projection"):
         run_in_process(tmp_path, "export.projection=nope")
