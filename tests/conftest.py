@@ -15,13 +15,20 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600):
-    """``python -m src.run ARGS`` in a subprocess; returns the CompletedProcess."""
+def run_cli(
+    *args: str,
+    cwd: Path = REPO,
+    env: dict | None = None,
+    timeout: int = 600,
+    module: str = "src.run",
+):
+    """``python -m MODULE ARGS`` (default ``src.run``) in a subprocess; returns the
+    CompletedProcess."""
     # extend PYTHONPATH: on the rented GPU machine hydra/omegaconf are reachable only through it
     pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     full_env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": pythonpath, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "src.run", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

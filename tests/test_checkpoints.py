@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ import torch
 from src.checkpoints import load_checkpoint, migrate_checkpoint, plain
 from src.errors import UserError
 from src.predict import resolve_run
-from tests.conftest import REPO
+from tests.conftest import run_cli
 from tests.run_helpers import run_in_process
 
 
@@ -26,16 +25,7 @@ class E:
 
 
 def predict_cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": pythonpath, "WANDB_MODE": "disabled"}
-    return subprocess.run(
-        [sys.executable, "-m", "src.predict", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd, timeout=120, module="src.predict")
 
 
 def test_crafted_pickle_runs_no_code_and_is_refused_in_one_line(tmp_path):
