@@ -27,12 +27,12 @@ from src.bench.profiles import COMMON, PARTS, PROFILES, BenchProfile
 from src.bench.report import checks, device_slug, paper_projection, run_record, write_outputs
 from src.bench.table import bench_table
 from src.bench.variants import VARIANTS, run_variants
-from src.errors import UserError, exit_with
-from src.fast import resolve_fast
-from src.provenance import device_name, environment, git_commit, now_iso
+from src.core.errors import UserError, exit_with
+from src.core.seeds import SEEDS_GRAMMAR, parse_seeds
+from src.engine.switches import resolve_fast
+from src.recording.provenance import device_name, environment, git_commit, now_iso
 from src.reproduce.launch import LAUNCHERS
 from src.reproduce.seed_batch import parse_seed_batch
-from src.reproduce.spec import SEEDS_GRAMMAR, parse_seeds
 
 METHODS = ("dec", "dac", "dac_star")  # the parts that are single framework runs
 
@@ -149,7 +149,7 @@ def hand_timings(
 ) -> dict[str, HandTiming]:
     """The hand-written loops of ``method`` on the run's own (preprocessed) data."""
     from src.data import build_data
-    from src.training import to_device
+    from src.engine.placement import to_device
 
     cfg = compose_config(overrides)
     data = build_data(cfg)

@@ -19,7 +19,10 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from src.errors import UserError, exit_with
+from src.core.errors import UserError, exit_with
+from src.core.seeds import MAX_RUNS, SEEDS_GRAMMAR, parse_seeds
+from src.core.sweep_checks import overrides_problems
+from src.core.validation import folder_problems
 from src.reproduce.aggregate import (
     TableResult,
     markdown,
@@ -38,21 +41,9 @@ from src.reproduce.readme import update_readme
 from src.reproduce.records import Results
 from src.reproduce.schedule import order_runs, parse_jobs, resolve_jobs
 from src.reproduce.seed_batch import parse_seed_batch, pretrain_together, resolve_seed_batch
-from src.reproduce.spec import (
-    MAX_RUNS,
-    SEEDS_GRAMMAR,
-    Profile,
-    Run,
-    TableSpec,
-    load_profile,
-    load_table,
-    parse_seeds,
-    plan,
-)
+from src.reproduce.spec import Profile, Run, TableSpec, load_profile, load_table, plan
 from src.reproduce.store import Store
 from src.reproduce.sync import copy_finished, set_aside, stale_lines
-from src.sweep_checks import overrides_problems
-from src.validation import folder_problems
 
 
 class OneLineParser(argparse.ArgumentParser):

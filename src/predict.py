@@ -28,16 +28,16 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from src.checkpoints import load_checkpoint
-from src.config_groups import CONF_DIR, options
+from src.core.config_groups import CONF_DIR, options
+from src.core.errors import UserError, exit_with
+from src.core.hydra_errors import compose_args, run_hydra
+from src.core.io_utils import atomic_write_json
+from src.core.validation import added_key_problems, config_keys, did_you_mean, output_problems
 from src.data import load_dataset
 from src.data.base import ClusterData, imbalance, subsample
 from src.data.preprocess import apply_fitted
-from src.errors import UserError, exit_with
-from src.hydra_errors import compose_args, run_hydra
-from src.io_utils import atomic_write_json
 from src.methods.base import MethodOutput
-from src.validation import added_key_problems, config_keys, did_you_mean, output_problems
+from src.recording.checkpoints import load_checkpoint
 
 PREDICT_OUTPUTS = ("assignments.csv", "soft_assignments.npy", "prediction.json")
 CONFIG_NAME = "predict"  # conf/predict.yaml
@@ -162,7 +162,7 @@ def _layer(overrides: list[str] | DictConfig) -> DictConfig:
 def dataset_problems(base: DictConfig, layer: DictConfig, ds: DictConfig) -> list[str]:
     """``dataset.*`` overrides the data set config lacks or values out of range: the lines
     ``src.run`` gives for the same overrides."""
-    from src.validation import numeric_problems
+    from src.core.validation import numeric_problems
 
     known = [f"dataset.{k}" for k in config_keys(base)]
     given = [f"dataset.{k}" for k in config_keys(layer)]
@@ -271,9 +271,9 @@ def execute(args: DictConfig | list[str]) -> dict[str, Any]:
     """Predict and write the outputs; returns the ``prediction.json`` record. ``args``: the
     composed ``conf/predict.yaml``, or its ``key=value`` overrides (composed here as the
     command line would be)."""
-    from src.export import write_assignments, write_npy
-    from src.metrics import cluster_sizes, evaluate
-    from src.training import resolve_device
+    from src.engine.device import resolve_device
+    from src.recording.export import write_assignments, write_npy
+    from src.recording.metrics import cluster_sizes, evaluate
 
     started = time.perf_counter()
     if isinstance(args, list):
@@ -317,9 +317,9 @@ def execute(args: DictConfig | list[str]) -> dict[str, Any]:
 
 
 def summary(record: dict[str, Any]) -> str:
-    """The one line printed: the metrics line (:func:`src.metrics.metrics_line`), then what was
+    """The one line printed: the metrics line (:func:`src.recording.metrics.metrics_line`), then what was
     predicted and where the assignments went."""
-    from src.metrics import metrics_line
+    from src.recording.metrics import metrics_line
 
     sizes = record["cluster_sizes"]
     return (

@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from src.config_groups import CONF_DIR
-from src.errors import UserError, exit_with
-from src.hydra_errors import run_hydra
+from src.core.config_groups import CONF_DIR
+from src.core.errors import UserError, exit_with
+from src.core.hydra_errors import run_hydra
+from src.core.seeds import SEEDS_GRAMMAR, parse_seeds
+from src.core.validation import Num
 from src.reproduce.seed_batch import SAE_METHODS
-from src.reproduce.spec import SEEDS_GRAMMAR, parse_seeds
-from src.validation import Num
 
 MAX_SEED_BATCH = 8
 GPU_MEMORY_SHARE = 0.8
@@ -104,8 +104,8 @@ def compose_runs(overrides: list[str], seeds: list[int]) -> list[DictConfig]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from src.run import check_group_overrides
-    from src.validation import device_problems, numeric_problems
+    from src.core.config_groups import check_group_overrides
+    from src.core.validation import device_problems, numeric_problems
 
     if complaint := check_group_overrides(overrides):
         raise UserError(complaint)
@@ -130,11 +130,12 @@ def pretrain_seeds(overrides: list[str], seeds: list[int], batch: str = "auto",
                    say=print) -> list:  # fmt: skip
     """Pretrain (or find cached) the SAE of every seed; returns their ``PretrainedSAE``s."""
     from src.data import build_data
-    from src.fast import apply_tf32, resolve_fast
-    from src.methods.base import RunContext
+    from src.engine.context import RunContext
+    from src.engine.device import resolve_device
+    from src.engine.placement import to_device
+    from src.engine.switches import apply_tf32, resolve_fast
     from src.methods.dec import split_validation
-    from src.pretrained import pretrained_saes
-    from src.training import resolve_device, to_device
+    from src.pretraining.cache import pretrained_saes
 
     cfgs = compose_runs(overrides, seeds)
     device = resolve_device(cfgs[0].trainer)
@@ -182,7 +183,7 @@ def hydra_entry(cfg: DictConfig) -> None:
     """Hydra's task function: each seed's run composed from the same overrides, pretrained."""
     from hydra.core.hydra_config import HydraConfig
 
-    from src.validation import added_key_problems
+    from src.core.validation import added_key_problems
 
     overrides = list(HydraConfig.get().overrides.task)
     try:
@@ -199,7 +200,7 @@ def hydra_entry(cfg: DictConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m src.pretrain_seeds key=value ...`` (``argv``: the arguments, default the
     command line's): a group that names no choice is refused before Hydra, as ``src.run``."""
-    from src.run import check_group_overrides
+    from src.core.config_groups import check_group_overrides
 
     argv = sys.argv[1:] if argv is None else argv
     if complaint := check_group_overrides(argv):

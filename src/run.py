@@ -15,22 +15,23 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from src.checkpoints import complete_checkpoint
-from src.config_groups import CONF_DIR, check_choice, groups
+from src.core.config_groups import CONF_DIR, check_group_overrides
+from src.core.errors import UserError, exit_with
+from src.core.hydra_errors import run_hydra
+from src.core.io_utils import atomic_write_json
+from src.core.seeding import seed_everything
+from src.core.sweep_checks import MULTIRUN_FLAGS, sweep_problems
+from src.core.validation import added_key_problems, folder_problems, validate_run
 from src.data import ClusterData, build_data
 from src.data.preprocess import preprocess_summary
-from src.errors import UserError, exit_with
-from src.fast import precision, resolve_fast
-from src.hydra_errors import run_hydra
-from src.interrupts import RunInterrupted, install_stop_handlers
-from src.io_utils import atomic_write_json
-from src.methods.base import MethodOutput, RunContext
-from src.metrics import evaluate, internal_measures, metrics_line
-from src.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
-from src.results_class import results_class
-from src.seeding import seed_everything
-from src.sweep_checks import MULTIRUN_FLAGS, sweep_problems
-from src.validation import added_key_problems, folder_problems, validate_run
+from src.engine.context import RunContext
+from src.engine.interrupts import RunInterrupted, install_stop_handlers
+from src.engine.switches import precision, resolve_fast
+from src.methods.base import MethodOutput
+from src.recording.checkpoints import complete_checkpoint
+from src.recording.metrics import evaluate, internal_measures, metrics_line
+from src.recording.provenance import PhaseTimer, device_name, environment, git_commit, now_iso
+from src.recording.results_class import results_class
 
 log = logging.getLogger("dcrepro")  # run.log in the run directory (Hydra's job log file)
 
@@ -78,7 +79,7 @@ def run_precision(cfg: DictConfig, out: MethodOutput) -> str:
 
 def summary_line(name: str, result: dict[str, Any], data: ClusterData, k: int, seed: int) -> str:
     """The one greppable line: the metrics line (``ACC … NMI … ARI …`` or the label-free
-    measures, :func:`src.metrics.metrics_line`), then what ran on what, and how long."""
+    measures, :func:`src.recording.metrics.metrics_line`), then what ran on what, and how long."""
     seconds = result["wall_time_s"]["total"]
     return (
         f"{metrics_line(result)}  | {name} on {data.name} (n={len(data)}, k={k}, seed={seed}) "
@@ -88,10 +89,10 @@ def summary_line(name: str, result: dict[str, Any], data: ClusterData, k: int, s
 
 def execute(cfg: DictConfig) -> dict[str, Any]:
     """Load data, run the configured method, evaluate, and write ``result.json``."""
-    from src.export import export_run
-    from src.plots import confusion_png
-    from src.summary import print_summary
-    from src.tracking import close_logger, logger_location, make_logger
+    from src.recording.export import export_run
+    from src.recording.plots import confusion_png
+    from src.recording.summary import print_summary
+    from src.recording.tracking import close_logger, logger_location, make_logger
 
     run_dir = run_dir_of(cfg)
     validate_run(
@@ -225,22 +226,6 @@ def hydra_entry(cfg: DictConfig) -> float | None:
             raise
         exit_with(exc)
     return result["metrics"].get("acc")
-
-
-def check_group_overrides(argv: list[str]) -> str | None:
-    """Catch ``dataset=nope`` before Hydra does, with one line listing the valid names."""
-    known = set(groups())
-    for arg in argv:
-        if "=" not in arg or arg.startswith(("-", "hydra.", "+", "~")):
-            continue
-        key, value = arg.split("=", 1)
-        key = key.lstrip("+")
-        if key not in known or "(" in value or "$" in value:
-            continue
-        for choice in value.split(","):
-            if choice != "null" and (complaint := check_choice(key, choice)):
-                return complaint
-    return None
 
 
 def check_run_dir_override(argv: list[str]) -> list[str]:

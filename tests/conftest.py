@@ -45,7 +45,7 @@ def simulate_accelerator_teardown(monkeypatch):
     state to the CPU after every ``fit``; on a CPU-only machine that move changes nothing, so
     code relying on where a module sits after ``fit`` would pass here and crash on CUDA. This
     fixture moves them to float64 after the real teardown: a phase that uses a module after
-    ``fit`` without putting it back (``src.training.fit_in_place``) fails with a dtype error.
+    ``fit`` without putting it back (``src.engine.placement.fit_in_place``) fails with a dtype error.
     """
     import torch
     from lightning.pytorch.strategies.strategy import Strategy

@@ -7,7 +7,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 import src.run
-from src.config_groups import CONF_DIR
+from src.core.config_groups import CONF_DIR
 
 
 def execute_overrides(*overrides: str) -> dict:

@@ -23,11 +23,11 @@ from src.bench.handwritten import (
 )
 from src.bench.report import checks, device_slug, paper_projection, table_markdown
 from src.bench.table import compare
-from src.errors import UserError
+from src.core.errors import UserError
 from src.models.convnets import build_convnet
 from src.models.sae import build_sae
 from src.modules.dac import DACModule, predict_features, select_pairs
-from src.modules.sae_pretrain import stage_loss
+from src.pretraining.module import stage_loss
 
 
 def test_hand_written_sae_steps_compute_the_framework_losses():
@@ -89,7 +89,7 @@ def test_flops_of_a_step_are_the_hand_count():
 
 @pytest.mark.skipif(not torch.cpu._is_avx512_bf16_supported(), reason="no fast bf16 on this CPU")
 def test_hand_written_bf16_sae_step_computes_the_framework_bf16_loss():
-    from src.modules.sae_pretrain import precision_stage_loss
+    from src.pretraining.module import precision_stage_loss
 
     drop = ["pretrain.input_dropout=0", "pretrain.hidden_dropout=0"]
     cfg = compose_config(["dataset=digits", "arch.init_std=0.3", *drop])  # outputs far from 0
@@ -173,7 +173,7 @@ def test_bad_seeds_or_parts_are_one_line_errors(tmp_path, argv, message):
 def test_smoke_profile_writes_json_and_markdown(tmp_path, monkeypatch):
     # the amp variant is skipped where the device has no fast bf16 (simulated here, so the
     # test reads the same on every CPU)
-    monkeypatch.setattr("src.fast.has_fast_bf16", lambda device: False)
+    monkeypatch.setattr("src.engine.switches.has_fast_bf16", lambda device: False)
     out = tmp_path / "bench"
     only_dec = "method.log_metrics_every_update=false"
     argv = ["--profile", "smoke", "--device", "cpu", "--out", str(out), "--dec-override", only_dec]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from src.checkpoints import load_checkpoint, migrate_checkpoint, plain
-from src.errors import UserError
+from src.core.errors import UserError
 from src.predict import resolve_run
+from src.recording.checkpoints import load_checkpoint, migrate_checkpoint, plain
 from tests.conftest import run_cli
 from tests.run_helpers import run_in_process
 

@@ -102,7 +102,7 @@ def test_wandb_run_prints_no_anonymous_warning(tmp_path):
 
     code = (
         "from pathlib import Path; from omegaconf import OmegaConf; "
-        "from src.tracking import make_logger, close_logger, logger_location; "
+        "from src.recording.tracking import make_logger, close_logger, logger_location; "
         "cfg = OmegaConf.create({'name': 'wandb', 'mode': 'offline', 'project': 'p'}); "
         f"lg = make_logger(cfg, Path(r'{tmp_path}'), 'r', OmegaConf.create({{'a': 1}})); "
         "lg.log_metrics({'x': 1.0}, step=0); print(logger_location(lg)); close_logger(lg)"

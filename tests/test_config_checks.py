@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src.config_groups import CONF_DIR
-from src.validation import added_key_problems, choice_problems, numeric_problems
+from src.core.config_groups import CONF_DIR
+from src.core.validation import added_key_problems, choice_problems, numeric_problems
 
 QUICK = (
     "logger=none",

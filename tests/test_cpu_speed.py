@@ -7,10 +7,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.fast import FastOptions, has_fast_bf16, make_optimizer, resolve_fast
+from src.engine.optim import make_optimizer
+from src.engine.switches import FastOptions, has_fast_bf16, resolve_fast
 from src.models.sae import SAE, SAEStack
 from src.modules.dec import DECModule
-from src.modules.sae_pretrain import SAEPretrainModule, Stage
+from src.pretraining.module import SAEPretrainModule, Stage
 
 CPU = torch.device("cpu")
 needs_bf16 = pytest.mark.skipif(not has_fast_bf16(CPU), reason="this CPU has no fast bf16")

@@ -12,13 +12,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.augment import build_augment
 from src.callbacks.dac import DACThresholdStop
-from src.config_groups import CONF_DIR
+from src.core.config_groups import CONF_DIR
+from src.data.augment import build_augment
 from src.methods.tactics import cluster_features
-from src.metrics import evaluate
 from src.models.convnets import AllConvNet, label_features
 from src.modules.dac import DACModule, Thresholds, masked_pair_loss, select_pairs
+from src.recording.metrics import evaluate
 
 DIGITS_CPU = ("dataset=digits", "logger=none", "trainer=cpu", "plots=false", "progress_bar=false")
 
@@ -166,7 +166,7 @@ def test_per_sample_augmentation_differs_per_image_and_zero_is_identity():
     aug = build_augment(
         [
             {
-                "_target_": "src.augment.PerSampleRandomAffine",
+                "_target_": "src.data.augment.PerSampleRandomAffine",
                 "degrees": 10,
                 "translate": [0.1, 0.1],
                 "scale": [0.95, 1.05],
@@ -175,7 +175,7 @@ def test_per_sample_augmentation_differs_per_image_and_zero_is_identity():
     )
     y = aug(x)
     assert y.shape == x.shape and not torch.allclose(y[0], y[1])
-    ident = build_augment([{"_target_": "src.augment.PerSampleRandomAffine", "degrees": 0}])
+    ident = build_augment([{"_target_": "src.data.augment.PerSampleRandomAffine", "degrees": 0}])
     torch.testing.assert_close(ident(x), x)
 
 

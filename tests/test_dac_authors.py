@@ -14,12 +14,12 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from src.augment import ChannelShift, PerSampleRandomAffine, Rescale, build_augment
 from src.callbacks.dac import DACThresholdStop
-from src.config_groups import CONF_DIR
+from src.core.config_groups import CONF_DIR
+from src.core.errors import UserError
+from src.data.augment import ChannelShift, PerSampleRandomAffine, Rescale, build_augment
 from src.data.base import ClusterData
 from src.data.preprocess import preprocess
-from src.errors import UserError
 from src.models.convnets import AllConvNet
 from src.modules.dac import (
     DACModule,

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from src.bench.framework import compose_config
-from src.fast import resolve_fast
+from src.engine.switches import resolve_fast
 from src.models.convnets import build_convnet
 from src.modules.dac import DACModule
 from tests.run_helpers import run_cached

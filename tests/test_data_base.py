@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from src.core.errors import UserError
 from src.data.base import ClusterData, imbalance, subsample
 from src.data.digits import load_digits
 from src.data.preprocess import preprocess
-from src.errors import UserError
 
 
 def test_digits_shape_and_labels():

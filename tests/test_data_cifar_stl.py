@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from torchvision.datasets import CIFAR10, CIFAR100, STL10
 
+from src.core.errors import DataNotFoundError, UserError
 from src.data import cifar, stl10
-from src.errors import DataNotFoundError, UserError
 
 
 def md5(path):

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from src.core.errors import UserError
 from src.data.custom import load_custom
-from src.errors import UserError
 from src.run import resolve_n_clusters
 
 

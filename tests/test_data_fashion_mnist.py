@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from src.core.errors import DataNotFoundError, UserError
 from src.data import fashion_mnist as fm
 from src.data import prepare
-from src.errors import DataNotFoundError, UserError
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

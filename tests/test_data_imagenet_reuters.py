@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from src.core.errors import DataNotFoundError, UserError
 from src.data import imagenet, reuters
-from src.errors import DataNotFoundError, UserError
 
 
 def write_png(path, value, size=(12, 10), mode="RGB"):

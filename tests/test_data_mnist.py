@@ -8,8 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from src.core.errors import CorruptedCacheError, DataNotFoundError, UserError
 from src.data import mnist
-from src.errors import CorruptedCacheError, DataNotFoundError, UserError
 
 
 def write_fake_wheel(path, n_per_split=(5, 3, 2), payload=None):

@@ -3,10 +3,10 @@
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src.config_groups import CONF_DIR, options
+from src.core.config_groups import CONF_DIR, options
+from src.core.errors import DataNotFoundError
 from src.data import fashion_mnist as fm
 from src.data import load_dataset
-from src.errors import DataNotFoundError
 
 FILE_BASED = [n for n in options("dataset") if n not in ("digits", "custom")]
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
+from src.modules.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
 
 Z = torch.tensor([[0.0, 0.0], [2.0, 0.0]], dtype=torch.float64)
 MU = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64)

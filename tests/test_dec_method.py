@@ -88,7 +88,7 @@ def test_predict_reproduces_run_labels(tmp_path):
         data = build_data(cfg)
         out = module.predict(ckpt, data, "cpu")
         acc = result["metrics"]["acc"]
-        from src.metrics import evaluate
+        from src.recording.metrics import evaluate
 
         assert evaluate(data.y, out.labels)["acc"] == acc
         assert out.labels.shape == (300,) and out.embeddings.shape == (300, 10)
@@ -130,8 +130,8 @@ def test_dec_on_digits_quick_schedule_cli(cli, tmp_path):
 def test_validation_split_reports_generalizability_and_labels_every_sample(tmp_path):
     import pytest
 
+    from src.core.errors import UserError
     from src.data.digits import load_digits
-    from src.errors import UserError
     from src.methods.dec import split_validation
 
     data = load_digits()
@@ -156,9 +156,9 @@ def test_validation_split_reports_generalizability_and_labels_every_sample(tmp_p
 def test_interrupted_pretraining_resumes_after_its_last_finished_stage(tmp_path, monkeypatch):
     import pytest
 
-    import src.pretrained as pretrained
+    import src.pretraining.stages as stages
 
-    real_fit = pretrained.fit_chunks
+    real_fit = stages.fit_chunks
     calls: list[str] = []
 
     def fit_then_die_at_third_stage(cfg, ctx, module, plan, phase, *args, **kw):
@@ -167,7 +167,7 @@ def test_interrupted_pretraining_resumes_after_its_last_finished_stage(tmp_path,
             raise KeyboardInterrupt  # the run is killed during greedy layer 2
         return real_fit(cfg, ctx, module, plan, phase, *args, **kw)
 
-    monkeypatch.setattr(pretrained, "fit_chunks", fit_then_die_at_third_stage)
+    monkeypatch.setattr(stages, "fit_chunks", fit_then_die_at_third_stage)
     with pytest.raises(KeyboardInterrupt):
         run_in_process(tmp_path, "killed", "method=ae_kmeans")
     partial = list((tmp_path / "cache" / "sae").glob("*.partial.pt"))
@@ -178,7 +178,7 @@ def test_interrupted_pretraining_resumes_after_its_last_finished_stage(tmp_path,
     assert calls == ["pretrain_layer2", "pretrain_layer3", "pretrain_finetune"]
     assert not list((tmp_path / "cache" / "sae").glob("*.partial.pt"))  # done: removed
 
-    monkeypatch.setattr(pretrained, "fit_chunks", real_fit)
+    monkeypatch.setattr(stages, "fit_chunks", real_fit)
     fresh = run_in_process(tmp_path / "fresh", "uninterrupted", "method=ae_kmeans")
     a = torch.load(resumed["extra"]["pretrain_checkpoint"])["state_dict"]
     b = torch.load(fresh["extra"]["pretrain_checkpoint"])["state_dict"]
@@ -207,8 +207,8 @@ def test_predict_rejects_a_checkpoint_with_only_the_preprocessing_name(tmp_path)
     """Checkpoints written before the fix store 'dec_scale': one line naming the fix."""
     import pytest
 
-    from src.errors import UserError
-    from src.io_utils import atomic_torch_save
+    from src.core.errors import UserError
+    from src.core.io_utils import atomic_torch_save
     from src.predict import resolve_run
 
     result = run_in_process(tmp_path, "old", "method=ae_kmeans")

@@ -61,7 +61,7 @@ def test_callback_updates_every_interval_and_stops():
     assert "dec/label_change" not in logged[0][1] and logged[0][1]["dec/acc"] == 0.5
     assert logged[0][1]["dec/nmi"] == 0.0 and logged[0][1]["dec/ari"] == 0.0  # one cluster
     # the on-device count table gives exactly the host metrics
-    from src.metrics import evaluate
+    from src.recording.metrics import evaluate
 
     assert logged[1][1]["dec/acc"] == evaluate(y, changed(base, 10).numpy())["acc"]
     assert cb.tracker.history == [0.1, 0.01]

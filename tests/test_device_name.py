@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from src.methods.base import MethodOutput
-from src.provenance import device_name
+from src.recording.provenance import device_name
 from tests.run_helpers import run_in_process
 
 

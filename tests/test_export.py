@@ -5,11 +5,16 @@ import pandas as pd
 import pytest
 
 from src import plots
+from src.core.errors import UserError
 from src.data.base import ClusterData
-from src.errors import UserError
-from src.export import AUTO_SKIP_INPUT_BYTES, embedding_decision, write_assignments, write_npy
-from src.metrics import silhouette
-from src.summary import spinner
+from src.recording.export import (
+    AUTO_SKIP_INPUT_BYTES,
+    embedding_decision,
+    write_assignments,
+    write_npy,
+)
+from src.recording.metrics import silhouette
+from src.recording.summary import spinner
 
 
 def test_assignments_with_soft_and_labels(tmp_path):

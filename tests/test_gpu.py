@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.config_groups import CONF_DIR
+from src.core.config_groups import CONF_DIR
 from tests.run_helpers import run_cached, short_kl
 
 pytestmark = [
@@ -112,7 +112,7 @@ def test_dac_on_cuda_and_predict(tmp_path):
 
 def test_divergence_guard_on_cuda(tmp_path):
     """The guard reads the loss once per 200-iteration chunk on CUDA (CUDA graphs on)."""
-    from src.guard import DivergenceError
+    from src.engine.guard import DivergenceError
 
     with pytest.raises(DivergenceError, match="SAE pretraining stage layer0 diverged"):
         run(tmp_path, "diverge", "method=ae_kmeans", "pretrain.lr=1e6", *TINY_SAE[2:])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.errors import UserError
-from src.guard import DEFAULT_EVERY, DivergenceError, DivergenceGuard, check_finite_tensors
+from src.core.errors import UserError
+from src.engine.guard import DEFAULT_EVERY, DivergenceError, DivergenceGuard, check_finite_tensors
 from tests.run_helpers import run_cached
 
 SMALL = [

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import silhouette_score
 
-from src.metrics import cluster_sizes, internal_measures, silhouette
+from src.recording.metrics import cluster_sizes, internal_measures, silhouette
 
 
 def test_cluster_sizes_count_empty_clusters():

@@ -12,8 +12,8 @@ import pytest
 
 import src.reproduce.spec as spec_module
 from scripts.reproduce import main
+from src.recording.results_class import results_class
 from src.reproduce.freshness import Checker, differences
-from src.results_class import results_class
 from tests.test_reproduce_harness import harness
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from src.metrics import cluster_acc, cluster_to_class_map, contingency, evaluate
+from src.recording.metrics import cluster_acc, cluster_to_class_map, contingency, evaluate
 
 
 def brute_force_acc(y_true, y_pred):
@@ -97,7 +97,7 @@ def test_table_metrics_degenerate_cases_match_sklearn():
 
 
 def test_empty_rows_and_columns_of_a_table_are_ignored():
-    from src.metrics import evaluate_table
+    from src.recording.metrics import evaluate_table
 
     table = np.array([[3, 0, 1], [0, 0, 0], [1, 0, 4]])
     assert evaluate_table(table) == evaluate_table(np.array([[3, 1], [1, 4]]))

@@ -17,7 +17,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.errors import UserError
+from src.core.errors import UserError
 from tests.conftest import REPO
 from tests.run_helpers import run_cached
 
@@ -31,13 +31,13 @@ def test_resolve_device_is_defined_once_and_used_by_predict():
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef) and node.name == "resolve_device"
     ]
-    assert defined == [REPO / "src" / "training.py"]
-    assert "from src.training import resolve_device" in (REPO / "src/predict.py").read_text()
+    assert defined == [REPO / "src" / "engine" / "device.py"]
+    assert "from src.engine.device import resolve_device" in (REPO / "src/predict.py").read_text()
 
 
 @pytest.mark.parametrize("cuda", [True, False])
 def test_one_device_rule_for_trainer_configs_and_device_names(monkeypatch, cuda):
-    from src.training import resolve_device
+    from src.engine.device import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     auto = torch.device("cuda" if cuda else "cpu")
@@ -61,7 +61,7 @@ def test_one_device_rule_for_trainer_configs_and_device_names(monkeypatch, cuda)
 
 
 def test_metrics_line_labelled_and_label_free():
-    from src.metrics import metrics_line
+    from src.recording.metrics import metrics_line
 
     labelled = {"metrics": {"acc": 0.81234, "nmi": 0.7, "ari": 0.654321, "silhouette": 0.2}}
     assert metrics_line(labelled) == "ACC 0.8123  NMI 0.7000  ARI 0.6543"
@@ -73,8 +73,8 @@ def test_metrics_line_labelled_and_label_free():
 
 def test_run_and_predict_lines_start_with_the_metrics_line():
     from src.data import ClusterData
-    from src.metrics import metrics_line
     from src.predict import summary
+    from src.recording.metrics import metrics_line
     from src.run import summary_line
 
     result = {"metrics": {"acc": 0.5, "nmi": 0.25, "ari": 0.125}, "wall_time_s": {"total": 2.0}}
@@ -158,7 +158,7 @@ def test_ae_kmeans_run_and_predict_assign_with_one_rule(tmp_path, monkeypatch):
 def test_bench_and_reproduction_profiles_are_named_apart():
     import src.bench.profiles as bench
     import src.reproduce.spec as spec
-    from src.config_groups import options
+    from src.core.config_groups import options
 
     assert not hasattr(bench, "Profile") and "BenchProfile" in (spec.Profile.__doc__ or "")
     assert all(isinstance(p, bench.BenchProfile) for p in bench.PROFILES.values())
@@ -214,7 +214,7 @@ def test_every_entry_point_reports_hydra_errors_the_same_way(tmp_path, module, b
 
 
 def test_bad_values_are_one_line_in_the_shared_format(tmp_path):
-    from src.validation import Num
+    from src.core.validation import Num
 
     line = one_error_line(entry("src.pretrain_seeds", "seeds=0-1", "seed_batch=0", cwd=tmp_path))
     assert line == f"error: seed_batch=0 is invalid: use {Num(int, 1, words=('auto',)).describe()}"

@@ -14,8 +14,8 @@ import pytest
 import torch
 from lightning.pytorch.strategies.strategy import Strategy
 
-from src.config_groups import CONF_DIR
-from src.provenance import device_name
+from src.core.config_groups import CONF_DIR
+from src.recording.provenance import device_name
 from tests.run_helpers import run_cached, short_kl
 
 TINY_SAE = [
@@ -62,11 +62,13 @@ def test_the_simulation_moves_a_module_that_fit_leaves_alone(tmp_path):
     puts the module and its optimiser state back in float32 on the run's device."""
     from omegaconf import OmegaConf
 
-    from src.fast import FastOptions, chunk_loader, chunk_plan
-    from src.methods.base import RunContext
+    from src.engine.chunks import chunk_loader, chunk_plan
+    from src.engine.context import RunContext
+    from src.engine.placement import fit_in_place
+    from src.engine.switches import FastOptions
+    from src.engine.trainer import make_trainer
     from src.models.sae import SAE, SAEStack
-    from src.modules.sae_pretrain import SAEPretrainModule, stages
-    from src.training import fit_in_place, make_trainer
+    from src.pretraining.module import SAEPretrainModule, stages
 
     cfg = OmegaConf.create(
         {

@@ -7,11 +7,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.errors import UserError
-from src.fast import FastOptions, has_fast_bf16, precision, resolve_fast
-from src.guard import DivergenceError
+from src.core.errors import UserError
+from src.engine.guard import DivergenceError
+from src.engine.switches import FastOptions, has_fast_bf16, precision, resolve_fast
 from src.models.sae import SAE, SAEStack
-from src.modules.sae_pretrain import SAEPretrainModule, Stage
+from src.pretraining.module import SAEPretrainModule, Stage
 from tests.run_helpers import run_cached
 
 CPU = torch.device("cpu")

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from src.core.errors import UserError
 from src.data.digits import load_digits
-from src.errors import UserError
 from src.predict import execute, load_array_file, main
 from tests.run_helpers import run_in_process
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from src.core.errors import UserError
 from src.data.base import ClusterData
 from src.data.digits import load_digits
 from src.data.preprocess import (
@@ -14,7 +15,6 @@ from src.data.preprocess import (
     preprocess,
     preprocess_summary,
 )
-from src.errors import UserError
 
 
 def _images(seed=0, n=40):

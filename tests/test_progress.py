@@ -45,7 +45,7 @@ def test_no_v_num():
 def test_chunked_phase_counts_iterations_and_advances_the_run_eta():
     """With 200-iteration chunks the bar's total and position are iterations (not chunks), and
     each chunk's end moves the run's ETA."""
-    from src.run_eta import RunETA
+    from src.engine.run_eta import RunETA
 
     loader = SimpleNamespace(dataset=[(0, 200), (200, 200), (400, 100)])
     eta = RunETA()

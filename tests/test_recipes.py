@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src.config_groups import options
+from src.core.config_groups import options
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
 DAC_METHODS = ("dac", "dac_star")  # the authors' loops (dac_online keeps the paper's text)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from src.errors import UserError
+from src.core.errors import UserError
 from src.reproduce.store import Store
 from tests.test_reproduce_harness import REPO, harness
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from src.errors import UserError
-from src.reproduce.spec import MAX_RUNS, parse_seeds
+from src.core.errors import UserError
+from src.core.seeds import MAX_RUNS, parse_seeds
 from tests.conftest import REPO
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from src.errors import UserError
+from src.core.errors import UserError
+from src.core.seeds import parse_seeds
 from src.reproduce.aggregate import TableResult, markdown, metric_value, run_records, summarise
 from src.reproduce.figures import history_figure, table_figures
 from src.reproduce.projection import projection
@@ -31,7 +32,6 @@ from src.reproduce.spec import (
     load_profile,
     load_table,
     paper_numbers,
-    parse_seeds,
     plan,
     run_overrides,
 )

@@ -53,7 +53,7 @@ def test_sweep_value_refused_before_the_first_job(cli, tmp_path, values, says):
 
 
 def test_size_known_before_loading():
-    from src.validation import size_problems
+    from src.core.validation import size_problems
 
     assert size_problems(config("n_clusters=1797")) == []
     (line,) = size_problems(config("n_clusters=20", "dataset.subset=10"))
@@ -93,8 +93,8 @@ def test_short_mnist_cache_is_rebuilt_from_the_source(tmp_path, capsys):
 
 
 def test_short_mnist_cache_without_source_is_refused(tmp_path):
+    from src.core.errors import CorruptedCacheError
     from src.data import mnist
-    from src.errors import CorruptedCacheError
 
     _hundred_sample_cache(tmp_path / "mnist" / "mnist.npz")
     with pytest.raises(CorruptedCacheError, match="carry no checksum.*delete it.*make data"):
@@ -140,7 +140,7 @@ def test_full_disk_names_the_file_and_the_missing_space(tmp_path):
 def test_full_disk_while_writing_a_table_leaves_nothing(tmp_path):
     import resource
 
-    from src.io_utils import OutOfSpaceError, atomic_write_text
+    from src.core.io_utils import OutOfSpaceError, atomic_write_text
 
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     table = tmp_path / "tables" / "dec_table2.md"
@@ -176,7 +176,7 @@ def test_cache_dir_checked_before_pretraining(cli, tmp_path):
 
 
 def test_read_only_folders_are_refused(tmp_path, monkeypatch):
-    from src.validation import choice_problems, folder_problems
+    from src.core.validation import choice_problems, folder_problems
 
     read_only = tmp_path / "ro"
     read_only.mkdir()
@@ -259,8 +259,8 @@ def test_one_row_csv_says_more_data(cli, tmp_path):
 
 
 def test_semicolon_csv_is_named(tmp_path):
+    from src.core.errors import UserError
     from src.data.custom import read_table
-    from src.errors import UserError
 
     path = tmp_path / "semi.csv"
     path.write_text("a;b;c\n1;2;3\n4;5;6\n")

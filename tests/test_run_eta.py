@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from src.callbacks.progress import chunk_end
-from src.run_eta import RunETA, clock, encoder_work, sae_dims, sae_stage_work
+from src.engine.run_eta import RunETA, clock, encoder_work, sae_dims, sae_stage_work
 
 
 def test_work_of_sae_stages_and_encoder_by_hand():

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import src.run
-from src.checkpoints import load_checkpoint
 from src.data.digits import load_digits
+from src.recording.checkpoints import load_checkpoint
 from tests.run_helpers import run_in_process
 
 
@@ -61,7 +61,7 @@ def test_unlabelled_run_skips_label_metrics_and_says_so(tmp_path, capsys, monkey
 
 
 def test_unknown_projection_is_one_line(tmp_path):
-    from src.errors import UserError
+    from src.core.errors import UserError
 
     with pytest.raises(UserError, match="export.projection"):
         run_in_process(tmp_path, "export.projection=nope")

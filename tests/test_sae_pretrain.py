@@ -6,9 +6,11 @@ import torch
 from omegaconf import OmegaConf
 from torch.nn import functional as F
 
-from src.fast import BatchStream, FastOptions, chunk_plan, resolve_fast
+from src.engine.batches import BatchStream
+from src.engine.chunks import chunk_plan
+from src.engine.switches import FastOptions, resolve_fast
 from src.models.sae import SAE, SAEStack
-from src.modules.sae_pretrain import (
+from src.pretraining.module import (
     SAEPretrainModule,
     Stage,
     reconstruction_loss,
@@ -180,7 +182,7 @@ def test_fast_auto_is_off_on_cpu():
 
 def test_dropout_drops_a_fraction_p_and_rescales_the_rest():
     """Inverted dropout: a share p of the entries is zeroed, the rest is divided by 1 − p."""
-    from src.modules.sae_pretrain import dropout
+    from src.pretraining.module import dropout
 
     x = torch.ones(200, 500)
     out = dropout(x, 0.2, [torch.Generator().manual_seed(0)])

@@ -11,10 +11,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.fast import FastOptions
-from src.guard import DivergenceError
+from src.engine.guard import DivergenceError
+from src.engine.switches import FastOptions
 from src.models.sae import SAE, SAEStack
-from src.modules.sae_pretrain import SAEPretrainModule, Stage, dropout
+from src.pretraining.module import SAEPretrainModule, Stage, dropout
 from tests.run_helpers import run_cached
 
 PAPER = OmegaConf.load("conf/pretrain/paper.yaml")
@@ -124,7 +124,7 @@ def test_harness_seed_batch_pretrains_before_the_runs(tmp_path):
 
 
 def test_seed_batch_option_and_jobs():
-    from src.errors import UserError
+    from src.core.errors import UserError
     from src.reproduce.seed_batch import parse_seed_batch, resolve_seed_batch, seed_batch_jobs
     from src.reproduce.spec import Run
 

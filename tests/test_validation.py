@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src.config_groups import CONF_DIR
-from src.errors import UserError
+from src.core.config_groups import CONF_DIR
+from src.core.errors import UserError
+from src.core.validation import RULES, Num, numeric_problems
 from src.run import execute
-from src.validation import RULES, Num, numeric_problems
 
 
 def config(*overrides: str):
@@ -107,7 +107,7 @@ def test_cli_prints_one_line_per_bad_key_exit_2(cli, tmp_path):
 
 
 def test_seed_everything_matches_lightnings():
-    """src.seeding leaves every generator as lightning.seed_everything does, without
+    """src.core.seeding leaves every generator as lightning.seed_everything does, without
     importing Lightning (start-up time of k-means runs)."""
     import os
     import random
@@ -116,7 +116,7 @@ def test_seed_everything_matches_lightnings():
     import numpy as np
     import torch
 
-    from src.seeding import seed_everything
+    from src.core.seeding import seed_everything
 
     def draws():
         return random.random(), np.random.rand(), torch.rand(1).item(), os.environ["PL_GLOBAL_SEED"]

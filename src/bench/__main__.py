@@ -1,6 +1,6 @@
 """``python -m src.bench`` (or ``dcrepro-bench``) from any directory: ``scripts/bench.py``."""
 
-from src.checkout import run_script
+from src.core.checkout import run_script
 
 
 def main() -> None:

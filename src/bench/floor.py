@@ -43,7 +43,7 @@ def gemm_throughput(
 def gemm_peaks(device: torch.device) -> dict[str, dict[str, float]]:
     """Per precision: GFLOP/s at each SAE shape and the best of them (``peak``), measured
     now. bf16 is measured only where the device has fast bf16 (autocast would use it)."""
-    from src.fast import has_fast_bf16
+    from src.engine.switches import has_fast_bf16
 
     out: dict[str, dict[str, float]] = {}
     for name, dtype in PRECISIONS.items():

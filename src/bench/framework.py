@@ -16,7 +16,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from src.config_groups import CONF_DIR
+from src.core.config_groups import CONF_DIR
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The benchmark's reference: each training step as a minimal hand-written PyTorch loop.
 
-No Lightning and none of the framework's loop machinery (``src.fast``, the modules): only the
-network classes (``src.models``), DEC's tensor maths (``src.dec_math``), DAC's constraint
+No Lightning and none of the framework's loop machinery (``src.engine``, the modules): only the
+network classes (``src.models``), DEC's tensor maths (``src.modules.dec_math``), DAC's constraint
 layer and augmentation transform, and a plain ``zero_grad → loss → backward → step`` loop with
 the data resident on the device and batch indices drawn there. Same batch size, optimiser
 and settings as the framework's phase. On CUDA each step is also captured once as a CUDA graph
@@ -49,11 +49,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
-from src.augment import build_augment
 from src.bench.floor import count_flops
-from src.dec_math import kl_divergence, soft_assignment, target_distribution
+from src.data.augment import build_augment
 from src.models.convnets import build_convnet, label_features
 from src.models.sae import SAE, build_sae
+from src.modules.dec_math import kl_divergence, soft_assignment, target_distribution
 
 StepFn = Callable[[torch.Tensor], torch.Tensor]
 Hook = Callable[[int], None] | None

@@ -10,7 +10,7 @@ from typing import Any
 from src.bench.framework import Phase
 from src.bench.handwritten import HandTiming
 from src.bench.variants import ACC_TOLERANCE
-from src.io_utils import atomic_write_json, atomic_write_text
+from src.core.io_utils import atomic_write_json, atomic_write_text
 
 METRICS = ("acc", "nmi", "ari")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from src.errors import UserError
+from src.core.errors import UserError
 from src.reproduce.store import Store
 
 METRICS = ("acc", "nmi", "ari")

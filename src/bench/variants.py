@@ -36,7 +36,7 @@ def variant_overrides(name: str) -> list[str]:
 
 def skipped_reason(name: str, device: torch.device) -> str | None:
     """Why a variant is not run on this device (None: it runs)."""
-    from src.fast import has_fast_bf16
+    from src.engine.switches import has_fast_bf16
 
     if name == "amp" and not has_fast_bf16(device):
         return f"no fast bf16 on this {device.type}"

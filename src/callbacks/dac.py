@@ -12,7 +12,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from src.metrics import evaluate_table
+from src.recording.metrics import evaluate_table
 
 HISTORY_FIELDS = (
     "epoch",
@@ -115,7 +115,7 @@ class DACThresholdStop(L.Callback):
             self.write_csv()
 
     def write_csv(self) -> None:
-        from src.io_utils import atomic_write
+        from src.core.io_utils import atomic_write
 
         def write(tmp: Path) -> None:
             with tmp.open("w", newline="") as fh:

@@ -10,7 +10,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from src.metrics import evaluate_table
+from src.recording.metrics import evaluate_table
 
 
 class LabelChangeTracker:

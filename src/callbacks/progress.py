@@ -9,7 +9,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import RichProgressBar
 
-from src.run_eta import RunETA
+from src.engine.run_eta import RunETA
 
 
 def phase_label(phase: str) -> str:
@@ -22,7 +22,7 @@ def phase_label(phase: str) -> str:
 
 
 def planned_iterations(trainer: Any) -> int | None:
-    """Optimiser iterations a chunked phase will run (``src.fast.chunk_plan``), if it is one."""
+    """Optimiser iterations a chunked phase will run (``src.engine.chunks.chunk_plan``), if it is one."""
     loader = getattr(trainer, "train_dataloader", None)
     plan = getattr(loader, "dataset", None)
     if isinstance(plan, list) and plan and all(isinstance(c, tuple) and len(c) == 2 for c in plan):
@@ -43,10 +43,10 @@ def chunk_end(batch: Any) -> int | None:
 class PhaseProgressBar(RichProgressBar):
     """One bar per phase, described by its name, iterations and (DAC) epoch; no ``v_num``.
 
-    A chunked phase (``src.fast.chunk_plan``) counts optimiser iterations, so done/total and the
+    A chunked phase (``src.engine.chunks.chunk_plan``) counts optimiser iterations, so done/total and the
     speed read in iterations whatever ``fast.steps_per_call`` is. Rich's columns add elapsed
     time, the phase's time remaining and speed; the description adds the run's ETA
-    (``src.run_eta``) once the run has planned phases, and each phase's end writes it to
+    (``src.engine.run_eta``) once the run has planned phases, and each phase's end writes it to
     ``run.log``.
     """
 

@@ -9,7 +9,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.io_utils import atomic_write
+from src.core.io_utils import atomic_write
 
 METRICS = ("acc", "nmi", "ari", "silhouette", "n_nonempty_clusters")
 SUMMARY_NAME = "sweep_summary.csv"

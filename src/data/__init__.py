@@ -8,10 +8,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from src.config_groups import CONF_DIR, check_choice
+from src.core.config_groups import CONF_DIR, check_choice
+from src.core.errors import UserError
 from src.data.base import ClusterData, imbalance, subsample
 from src.data.preprocess import preprocess
-from src.errors import UserError
 
 __all__ = ["ClusterData", "load_dataset", "build_data"]
 CHECKOUT = CONF_DIR.parent

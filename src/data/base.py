@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 
 @dataclass

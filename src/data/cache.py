@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from src.errors import CorruptedCacheError, UserError
-from src.io_utils import atomic_write
+from src.core.errors import CorruptedCacheError, UserError
+from src.core.io_utils import atomic_write
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from src.core.errors import DataNotFoundError, UserError
 from src.data.base import ClusterData
 from src.data.files import require_files, verify_md5
 from src.data.safe_pickle import load_numpy_pickle
-from src.errors import DataNotFoundError, UserError
 
 SOURCE = "unpack cifar-{v}-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, or pass dataset.download=true when online"
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from src.core.errors import UserError
 from src.data.base import ClusterData
 from src.data.image_folder import class_folders, list_images, read_images, scan_class_folders
-from src.errors import UserError
 
 TABLES = (".csv", ".parquet")
 ARRAYS = (".npy", ".npz")

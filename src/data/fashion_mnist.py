@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from src.core.errors import DataNotFoundError, UserError
 from src.data.base import ClusterData
 from src.data.cache import cached_arrays
-from src.errors import DataNotFoundError, UserError
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 # the 70,000 images and labels as cached (src.data.cache.arrays_digest)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from src.errors import DataNotFoundError, UserError
+from src.core.errors import DataNotFoundError, UserError
 
 
 def require_files(folder: Path, names: Iterable[str], what: str, how: str) -> list[Path]:

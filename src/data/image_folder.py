@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 

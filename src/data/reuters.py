@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from src.core.errors import DataNotFoundError, UserError
 from src.data.base import ClusterData
 from src.data.cache import cached_arrays
-from src.errors import DataNotFoundError, UserError
 
 CATEGORIES = ("CCAT", "GCAT", "MCAT", "ECAT")
 QRELS = "rcv1-v2.topics.qrels"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from src.core.errors import DataNotFoundError, UserError
 from src.data.base import ClusterData
 from src.data.files import require_files, verify_md5
-from src.errors import DataNotFoundError, UserError
 
 CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
 FILES = ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
-from src.checkpoints import save_checkpoint
 from src.data.base import ClusterData
-from src.fast import apply_tf32, batched, resolve_fast
-from src.methods.base import MethodOutput, RunContext
+from src.engine.context import RunContext
+from src.engine.device import resolve_device
+from src.engine.inference import batched
+from src.engine.placement import to_device
+from src.engine.switches import apply_tf32, resolve_fast
+from src.methods.base import MethodOutput
 from src.methods.dec import load_encoder
 from src.methods.kmeans import fit_kmeans, kmeans_message, nearest_centre
-from src.pretrained import pretrained_sae
-from src.training import resolve_device, to_device
+from src.pretraining.cache import pretrained_sae
+from src.recording.checkpoints import save_checkpoint
 
 
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:

@@ -9,21 +9,18 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from src.checkpoints import save_checkpoint
 from src.data.base import ClusterData
-from src.fast import apply_tf32, resolve_fast
-from src.methods.base import MethodOutput, RunContext
+from src.engine.context import RunContext
+from src.engine.device import resolve_device
+from src.engine.placement import fit_in_place, to_device
+from src.engine.switches import apply_tf32, resolve_fast
+from src.engine.trainer import leave_unless_rank_zero, make_trainer
+from src.methods.base import MethodOutput
 from src.methods.kmeans import nearest_centre
 from src.methods.tactics import cluster_features
-from src.metrics import evaluate
 from src.models.convnets import build_convnet
-from src.training import (
-    fit_in_place,
-    leave_unless_rank_zero,
-    make_trainer,
-    resolve_device,
-    to_device,
-)
+from src.recording.checkpoints import save_checkpoint
+from src.recording.metrics import evaluate
 
 
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:

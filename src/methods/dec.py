@@ -7,19 +7,23 @@ import torch
 from omegaconf import DictConfig
 
 from src.callbacks.dec_tolerance import DECToleranceStop
-from src.checkpoints import save_checkpoint
+from src.core.errors import UserError
 from src.data.base import ClusterData
-from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
-from src.errors import UserError
-from src.fast import apply_tf32, batched, chunk_plan, fit_chunks, resolve_fast
-from src.methods.base import MethodOutput, RunContext
+from src.engine.chunks import chunk_plan, fit_chunks
+from src.engine.context import RunContext
+from src.engine.device import resolve_device
+from src.engine.inference import batched
+from src.engine.placement import to_device
+from src.engine.run_eta import encoder_work, sae_dims
+from src.engine.switches import apply_tf32, resolve_fast
+from src.methods.base import MethodOutput
 from src.methods.kmeans import fit_kmeans, kmeans_message
-from src.metrics import evaluate
 from src.models.sae import SAE
 from src.modules.dec import DECModule
-from src.pretrained import pretrained_sae
-from src.run_eta import encoder_work, sae_dims
-from src.training import resolve_device, to_device
+from src.modules.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
+from src.pretraining.cache import pretrained_sae
+from src.recording.checkpoints import save_checkpoint
+from src.recording.metrics import evaluate
 
 
 def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:

@@ -8,10 +8,11 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn.cluster import KMeans
 
-from src.checkpoints import save_checkpoint
+from src.core.errors import UserError
 from src.data.base import ClusterData
-from src.errors import UserError
-from src.methods.base import MethodOutput, RunContext
+from src.engine.context import RunContext
+from src.methods.base import MethodOutput
+from src.recording.checkpoints import save_checkpoint
 
 
 def fit_kmeans(

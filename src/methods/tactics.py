@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from src.errors import UserError
+from src.core.errors import UserError
 from src.methods.kmeans import nearest_centre
 
 TACTICS = ("argmax", "kmeans", "spectral", "agglomerative")

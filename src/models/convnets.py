@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 BN_EVAL_MODES = ("batch", "running")
 

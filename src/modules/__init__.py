@@ -1,1 +1,1 @@
-"""Lightning modules, one per training procedure."""
+"""Lightning modules, one per training procedure, and DEC's objective as pure functions."""

@@ -26,7 +26,7 @@ Two target modes (``targets``):
 Data stay resident on the device; index batches are drawn there; the only host syncs are the
 per-chunk finiteness check and the per-epoch statistics.
 
-Speed switches (``fast:``, :class:`src.fast.FastOptions`), none of which changes the algorithm:
+Speed switches (``fast:``, :class:`src.engine.switches.FastOptions`), none of which changes the algorithm:
 ``channels_last`` (the ConvNet and its inputs in NHWC), ``compile`` (``torch.compile`` of the
 training forward), ``amp`` (bf16 autocast of the training forward and label passes) and
 ``cuda_graphs`` (each optimiser step replayed from a CUDA graph per batch shape; the chunk's
@@ -51,10 +51,11 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from src.augment import build_augment
-from src.errors import UserError
-from src.fast import FastOptions, StepRunner, autocast, resolve_fast
-from src.guard import DivergenceGuard
+from src.core.errors import UserError
+from src.data.augment import build_augment
+from src.engine.guard import DivergenceGuard
+from src.engine.steps import StepRunner
+from src.engine.switches import FastOptions, autocast, resolve_fast
 from src.models.convnets import batch_independent_eval, label_features
 
 log = logging.getLogger(__name__)

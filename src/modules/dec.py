@@ -16,18 +16,14 @@ import lightning as L
 import torch
 from torch import nn
 
-from src.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
-from src.fast import (
-    BatchStream,
-    FastOptions,
-    StepRunner,
-    autocast,
-    batched,
-    compiled,
-    make_optimizer,
-)
-from src.guard import DEFAULT_EVERY, DivergenceGuard
+from src.engine.batches import BatchStream
+from src.engine.guard import DEFAULT_EVERY, DivergenceGuard
+from src.engine.inference import batched
+from src.engine.optim import make_optimizer
+from src.engine.steps import StepRunner
+from src.engine.switches import FastOptions, autocast, compiled
 from src.models.sae import SAE
+from src.modules.dec_math import hard_labels, kl_divergence, soft_assignment, target_distribution
 
 
 class Encoder(nn.Module):

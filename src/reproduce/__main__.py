@@ -1,6 +1,6 @@
 """``python -m src.reproduce`` (or ``dcrepro-reproduce``) from any directory: ``scripts/reproduce.py``."""
 
-from src.checkout import run_script
+from src.core.checkout import run_script
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src.io_utils import atomic_write_text
+from src.core.io_utils import atomic_write_text
 from src.reproduce.records import Results
 from src.reproduce.spec import PaperNumber, Plan, TableSpec, paper_numbers
 from src.reproduce.store import Store

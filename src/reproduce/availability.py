@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from src.config_groups import CONF_DIR, options
-from src.errors import UserError
+from src.core.config_groups import CONF_DIR, options
+from src.core.errors import UserError
 
 
 def configured_status(names: list[str]) -> dict[str, str | None]:

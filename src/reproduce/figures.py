@@ -17,7 +17,7 @@ import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from src.io_utils import atomic_write  # noqa: E402
+from src.core.io_utils import atomic_write  # noqa: E402
 from src.reproduce.aggregate import METRIC_NAMES, TableResult  # noqa: E402
 
 HISTORY_FILE = "dac_history.csv"

@@ -2,7 +2,7 @@
 
 A record is *stale* (reported, left out of the tables, run again) when
 
-1. its ``results_class`` differs from what ``src.results_class`` gives its method now (a record
+1. its ``results_class`` differs from what ``src.recording.results_class`` gives its method now (a record
    written before results classes existed has none and is stale too), or
 2. its ``config`` differs from the config the current code composes for the same overrides, at
    any key both have, non-semantic keys left out (:data:`IGNORED`). A key only one side has is
@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.recording.results_class import results_class
 from src.reproduce.store import NON_SEMANTIC, canonical, override_key
-from src.results_class import results_class
 
 # Config keys that cannot change a run's numbers: paths, logging, the files a run exports.
 IGNORED = (*NON_SEMANTIC, "export", "run_dir", "hydra")
@@ -69,7 +69,7 @@ class Checker:
         from hydra import compose, initialize_config_dir
         from omegaconf import OmegaConf
 
-        from src.config_groups import CONF_DIR
+        from src.core.config_groups import CONF_DIR
 
         try:
             with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from src.config_groups import CONF_DIR
+from src.core.config_groups import CONF_DIR
 from src.reproduce.lifetime import child_preexec
 from src.reproduce.schedule import order_runs, seed_groups
 from src.reproduce.spec import Run
@@ -104,7 +104,7 @@ def _last_error(log: Path) -> str:
 
 def _summary(store: Store, run: Run) -> str:
     """A finished run's metrics line, read from its ``result.json`` (not scraped from its log)."""
-    from src.metrics import metrics_line
+    from src.recording.metrics import metrics_line
 
     result = store.load(list(run.overrides), run.seed)
     return "" if result is None else metrics_line(result)

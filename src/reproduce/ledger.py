@@ -22,7 +22,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.io_utils import atomic_write, atomic_write_json
+from src.core.io_utils import atomic_write, atomic_write_json
 from src.reproduce.store import Store, canonical, config_key, override_key
 
 RESULT = "result.json"

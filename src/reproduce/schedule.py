@@ -15,7 +15,7 @@ import os
 import subprocess
 from itertools import groupby
 
-from src.errors import UserError
+from src.core.errors import UserError
 from src.reproduce.spec import Run
 from src.reproduce.store import override_key
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from src.errors import UserError
+from src.core.errors import UserError
 from src.reproduce.schedule import order_runs, sae_signature
 from src.reproduce.spec import Run
 from src.reproduce.store import Store, config_key, override_key

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.io_utils import atomic_write_json
+from src.core.io_utils import atomic_write_json
 
 # Overrides that cannot change a result: left out of the hash (and of result lookup).
 NON_SEMANTIC = (

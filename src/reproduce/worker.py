@@ -27,8 +27,8 @@ def run_one(overrides: list[str], run_dir: Path) -> tuple[str, str]:
     from hydra import compose
     from omegaconf import open_dict
 
-    from src.errors import UserError
-    from src.metrics import metrics_line
+    from src.core.errors import UserError
+    from src.recording.metrics import metrics_line
     from src.run import execute
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -61,8 +61,8 @@ def main(argv: list[str]) -> None:
 
     from hydra import initialize_config_dir
 
-    from src.config_groups import CONF_DIR
-    from src.provenance import git_commit
+    from src.core.config_groups import CONF_DIR
+    from src.recording.provenance import git_commit
 
     git_commit()  # fix the commit now: the runs below use the code this process loads
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

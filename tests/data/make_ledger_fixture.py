@@ -13,10 +13,10 @@ import csv
 import io
 from pathlib import Path
 
-from src.io_utils import atomic_write_json, atomic_write_text
+from src.core.io_utils import atomic_write_json, atomic_write_text
+from src.recording.results_class import results_class
 from src.reproduce.spec import load_profile, load_table, plan
 from src.reproduce.store import canonical, config_key
-from src.results_class import results_class
 
 ROOT = Path(__file__).resolve().parent / "ledger"
 COMMITS = {

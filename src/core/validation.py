@@ -2,7 +2,7 @@
 run's output files writable, and a GPU present when the trainer asks for one.
 
 One line per problem, naming the key and what it accepts; :func:`validate_run` raises them
-together as one :class:`~src.errors.UserError` (``src.run`` prints each line, exit 2).
+together as one :class:`~src.core.errors.UserError` (``src.run`` prints each line, exit 2).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 _ABSENT = object()
 
@@ -173,8 +173,7 @@ def _devices_problem(cfg: DictConfig) -> list[str]:
 
 def _export_problems(cfg: DictConfig) -> list[str]:
     """``export.projection``/``export.embeddings`` names and ``plots`` a real boolean."""
-    from src.export import EMBEDDING_POLICIES
-    from src.plots import PROJECTIONS, umap_available
+    from src.core.export_options import EMBEDDING_POLICIES, PROJECTIONS, umap_available
 
     problems = []
     plots = _select(cfg, "plots")
@@ -384,7 +383,7 @@ def added_key_problems(
     Allowed: group options (``+experiment=…``) and keyword arguments of an instantiated
     node (one with ``_target_``, e.g. ``+method.optimizer.weight_decay=…``).
     """
-    from src.config_groups import groups
+    from src.core.config_groups import groups
 
     added = [
         ov[1:].partition("=")[0]

@@ -32,8 +32,11 @@ import torch
 from omegaconf import DictConfig
 from torch.nn import functional as F
 
-from src.fast import BatchStream, FastOptions, StepRunner, autocast, compiled, make_optimizer
-from src.guard import DEFAULT_EVERY, DivergenceGuard
+from src.engine.batches import BatchStream
+from src.engine.guard import DEFAULT_EVERY, DivergenceGuard
+from src.engine.optim import make_optimizer
+from src.engine.steps import StepRunner
+from src.engine.switches import FastOptions, autocast, compiled
 from src.models.sae import SAE, SAEStack
 
 REDUCTIONS = ("mean", "caffe_sum")

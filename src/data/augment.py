@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from torch import nn
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 INTERPOLATIONS = ("nearest", "bilinear")
 FILLS = ("border", "zeros", "reflection")

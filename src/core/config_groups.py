@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def options(group: str) -> list[str]:
@@ -24,3 +24,19 @@ def check_choice(group: str, name: str) -> str | None:
         return None
     label = group.rstrip("/").split("/")[-1]
     return f"unknown {label} '{name}'; choose one of: {', '.join(valid)}"
+
+
+def check_group_overrides(argv: list[str]) -> str | None:
+    """Catch ``dataset=nope`` before Hydra does, with one line listing the valid names."""
+    known = set(groups())
+    for arg in argv:
+        if "=" not in arg or arg.startswith(("-", "hydra.", "+", "~")):
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+")
+        if key not in known or "(" in value or "$" in value:
+            continue
+        for choice in value.split(","):
+            if choice != "null" and (complaint := check_choice(key, choice)):
+                return complaint
+    return None

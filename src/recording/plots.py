@@ -10,9 +10,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from src.errors import UserError  # noqa: E402
-from src.io_utils import atomic_write  # noqa: E402
-from src.metrics import contingency  # noqa: E402
+from src.core.errors import UserError  # noqa: E402
+from src.core.export_options import PROJECTIONS, umap_available  # noqa: E402
+from src.core.io_utils import atomic_write  # noqa: E402
+from src.recording.metrics import contingency  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
@@ -49,14 +50,7 @@ def confusion_png(y_true: np.ndarray, y_pred: np.ndarray, path: Path, title: str
 
 
 MAX_LEGEND_ENTRIES = 20  # more clusters than this: colours only (the legend would not fit)
-PROJECTIONS = ("auto", "tsne", "umap", "pca")
 PROJECTION_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
-
-
-def umap_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("umap") is not None
 
 
 # Seconds per shown point of the costly projections on one CPU core (t-SNE measured on digits:

@@ -21,7 +21,7 @@ from hydra.errors import (
     OverrideParseException,
 )
 
-from src.errors import UserError, exit_with
+from src.core.errors import UserError, exit_with
 
 # Hydra errors that come from the command line (not from inside the run)
 HYDRA_USER_ERRORS = (ConfigCompositionException, MissingConfigException, OverrideParseException)
@@ -42,7 +42,7 @@ def hydra_errors_raised() -> Iterator[None]:
 
 def _group_overrides(argv: list[str]) -> list[str]:
     """The ``group=choice`` arguments of ``argv`` (what decides which keys exist)."""
-    from src.config_groups import groups
+    from src.core.config_groups import groups
 
     known = set(groups())
     return [a for a in argv if a.partition("=")[0].lstrip("+~") in known and "," not in a]
@@ -52,8 +52,8 @@ def _close_key(key: str, argv: list[str], config_name: str = "config") -> str:
     """``; did you mean K?`` against the keys of the config ``argv``'s groups compose."""
     from hydra import compose, initialize_config_dir
 
-    from src.config_groups import CONF_DIR
-    from src.validation import config_keys, did_you_mean
+    from src.core.config_groups import CONF_DIR
+    from src.core.validation import config_keys, did_you_mean
 
     for overrides in (_group_overrides(argv), []):
         try:
@@ -122,7 +122,7 @@ def compose_args(config_name: str, argv: list[str], command: str) -> Any:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from src.config_groups import CONF_DIR
+    from src.core.config_groups import CONF_DIR
 
     try:
         if GlobalHydra.instance().is_initialized():

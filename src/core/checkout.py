@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-REPO = Path(__file__).resolve().parent.parent  # the checkout (through an editable install too)
+REPO = Path(__file__).resolve().parents[2]  # the checkout (through an editable install too)
 
 
 def run_script(name: str) -> NoReturn:

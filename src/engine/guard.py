@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 DEFAULT_EVERY = 100  # iterations between checks when a chunk is shorter (CPU: 50 iterations)
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from src.core.errors import UserError
+from src.core.export_options import EMBEDDING_POLICIES
+from src.core.io_utils import atomic_write, atomic_write_text
 from src.data.base import ClusterData
-from src.errors import UserError
-from src.io_utils import atomic_write, atomic_write_text
 
-EMBEDDING_POLICIES = ("auto", "always", "never")
 AUTO_SKIP_INPUT_BYTES = 64 * 2**20
 
 
@@ -102,7 +102,7 @@ def export_run(
     write, why = embedding_decision(embeddings, data, str(export_cfg.get("embeddings", "auto")))
     outputs["embeddings"] = str(write_npy(run_dir / "embeddings.npy", embeddings)) if write else why
     if cfg.get("plots", True):
-        from src.plots import PROJECTION_NAMES, embedding_png, resolve_projection
+        from src.recording.plots import PROJECTION_NAMES, embedding_png, resolve_projection
 
         costly_points = min(len(embeddings), int(export_cfg.get("projection_points", 2000)))
         method = resolve_projection(

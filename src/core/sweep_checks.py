@@ -2,7 +2,7 @@
 
 A ``--multirun`` sweep such as ``n_clusters=3,abc,5`` used to run job 0, fail on job 1 and
 never reach job 2. Here each swept value is composed and checked with the run's own config
-checks (:mod:`src.validation`) before Hydra launches anything: one line per problem, exit 2.
+checks (:mod:`src.core.validation`) before Hydra launches anything: one line per problem, exit 2.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from omegaconf import DictConfig
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 MAX_POINTS = 64  # sweeps with more points are checked value by value, not point by point
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -33,8 +33,8 @@ def compose_checked(overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize_config_dir
     from hydra.errors import ConfigCompositionException, OverrideParseException
 
-    from src.config_groups import CONF_DIR
-    from src.hydra_errors import one_line
+    from src.core.config_groups import CONF_DIR
+    from src.core.hydra_errors import one_line
 
     try:
         with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
@@ -44,8 +44,8 @@ def compose_checked(overrides: list[str]) -> DictConfig:
 
 
 def config_problems(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> list[str]:
-    """What :func:`src.validation.validate_run` would refuse, short of the output folders."""
-    from src.validation import (
+    """What :func:`src.core.validation.validate_run` would refuse, short of the output folders."""
+    from src.core.validation import (
         added_key_problems,
         choice_problems,
         ddp_problems,

@@ -1,0 +1,2 @@
+"""What a run records: metrics, checkpoints, exports, plots, the summary, loggers, provenance
+and the results class."""
