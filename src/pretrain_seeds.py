@@ -28,12 +28,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from src.core.config_groups import CONF_DIR
+from src.core.config_groups import CONF_DIR, declaring
 from src.core.errors import UserError, exit_with
 from src.core.hydra_errors import run_hydra
 from src.core.seeds import SEEDS_GRAMMAR, parse_seeds
 from src.core.validation import Num
-from src.reproduce.seed_batch import SAE_METHODS
 
 MAX_SEED_BATCH = 8
 GPU_MEMORY_SHARE = 0.8
@@ -119,9 +118,9 @@ def compose_runs(overrides: list[str], seeds: list[int]) -> list[DictConfig]:
         raise UserError(f"{str(exc).splitlines()[0]}; check the overrides") from None
     if problems := numeric_problems(cfgs[0]) + device_problems(cfgs[0]):
         raise UserError("\n".join(problems))
-    if cfgs[0].method.name not in SAE_METHODS:
+    if not cfgs[0].method.get("uses_sae", False):
         raise UserError(
-            f"method={cfgs[0].method.name} pretrains no SAE; use one of {', '.join(SAE_METHODS)}"
+            f"method={cfgs[0].method.name} pretrains no SAE; use one of {', '.join(declaring('method', 'uses_sae'))}"
         )
     return cfgs
 

@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers.cli import run_cli
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-
-def run_cli(
-    *args: str,
-    cwd: Path = REPO,
-    env: dict | None = None,
-    timeout: int = 600,
-    module: str = "src.run",
-):
-    """``python -m MODULE ARGS`` (default ``src.run``) in a subprocess; returns the
-    CompletedProcess."""
-    # extend PYTHONPATH: on the rented GPU machine hydra/omegaconf are reachable only through it
-    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-    full_env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": pythonpath, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(autouse=True)

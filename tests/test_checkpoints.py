@@ -13,8 +13,8 @@ import torch
 from src.core.errors import UserError
 from src.predict import resolve_run
 from src.recording.checkpoints import load_checkpoint, migrate_checkpoint, plain
-from tests.conftest import run_cli
-from tests.run_helpers import run_in_process
+from tests.helpers.cli import run_cli
+from tests.helpers.runs import run_in_process
 
 
 class E:

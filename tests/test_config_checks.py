@@ -4,10 +4,10 @@ before any training."""
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from src.core.config_groups import CONF_DIR
 from src.core.validation import added_key_problems, choice_problems, numeric_problems
+from tests.helpers.cli import assert_one_line_exit_2
+from tests.helpers.configs import config
 
 QUICK = (
     "logger=none",
@@ -16,20 +16,6 @@ QUICK = (
     "pretrain.layerwise_iters=20",
     "pretrain.finetune_iters=10",
 )
-
-
-def config(*overrides: str):
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        return compose("config", overrides=["logger=none", *overrides])
-
-
-def assert_one_line_exit_2(proc, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(

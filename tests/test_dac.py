@@ -266,7 +266,7 @@ FLOOR_NMI = 0.6
 
 def test_inner_steps_do_not_change_the_training(tmp_path):
     """Several optimiser steps per Lightning call (the GPU default) train exactly as one."""
-    from tests.run_helpers import execute_overrides
+    from tests.helpers.runs import execute_overrides
 
     results = [
         execute_overrides(

@@ -15,7 +15,7 @@ from src.bench.framework import compose_config
 from src.engine.switches import resolve_fast
 from src.models.convnets import build_convnet
 from src.modules.dac import DACModule
-from tests.run_helpers import run_cached
+from tests.helpers.runs import run_cached
 
 CPU = ("trainer=cpu", "logger=none", "plots=false", "progress_bar=false")
 TINY_STAR = (

@@ -9,8 +9,8 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from src.modules.dec import DECModule
-from tests.run_helpers import run_cached, short_kl
-from tests.test_sae_pretrain import snapshot, tiny
+from tests.helpers.runs import run_cached, short_kl
+from tests.helpers.sae import snapshot, tiny
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
 TINY = [  # a few iterations of every stage: wiring, not quality

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from src.modules.dec import DECModule
-from tests.test_sae_pretrain import tiny
+from tests.helpers.sae import tiny
 
 
 def buffers(module: DECModule) -> list[torch.Tensor]:

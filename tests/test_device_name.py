@@ -6,7 +6,7 @@ import torch
 
 from src.methods.base import MethodOutput
 from src.recording.provenance import device_name
-from tests.run_helpers import run_in_process
+from tests.helpers.runs import run_in_process
 
 
 def fake_cuda(monkeypatch) -> list[int]:

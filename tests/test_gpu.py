@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from src.core.config_groups import CONF_DIR
-from tests.run_helpers import run_cached, short_kl
+from tests.helpers.runs import run_cached, short_kl
 
 pytestmark = [
     pytest.mark.gpu,

@@ -10,7 +10,7 @@ import torch
 
 from src.core.errors import UserError
 from src.engine.guard import DEFAULT_EVERY, DivergenceError, DivergenceGuard, check_finite_tensors
-from tests.run_helpers import run_cached
+from tests.helpers.runs import run_cached
 
 SMALL = [
     "dataset.subset=300",

@@ -14,7 +14,7 @@ import src.reproduce.spec as spec_module
 from scripts.reproduce import main
 from src.recording.results_class import results_class
 from src.reproduce.freshness import Checker, differences
-from tests.test_reproduce_harness import harness
+from tests.helpers.harness import harness
 
 DATA = Path(__file__).resolve().parent / "data"
 

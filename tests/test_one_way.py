@@ -18,8 +18,8 @@ import torch
 from omegaconf import OmegaConf
 
 from src.core.errors import UserError
-from tests.conftest import REPO
-from tests.run_helpers import run_cached
+from tests.helpers import REPO
+from tests.helpers.runs import run_cached
 
 # ---------------------------------------------------------------- one device rule
 
@@ -227,7 +227,7 @@ def test_bad_values_are_one_line_in_the_shared_format(tmp_path):
 
 
 def test_predict_checks_dataset_overrides_as_src_run_does(tmp_path):
-    from tests.run_helpers import run_in_process
+    from tests.helpers.runs import run_in_process
 
     run_in_process(tmp_path / "km", "dataset=digits", "plots=false", "export.embeddings=never")
     from src.predict import execute

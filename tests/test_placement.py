@@ -16,7 +16,7 @@ from lightning.pytorch.strategies.strategy import Strategy
 
 from src.core.config_groups import CONF_DIR
 from src.recording.provenance import device_name
-from tests.run_helpers import run_cached, short_kl
+from tests.helpers.runs import run_cached, short_kl
 
 TINY_SAE = [
     "pretrain.layerwise_iters=6",

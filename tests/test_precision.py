@@ -12,7 +12,7 @@ from src.engine.guard import DivergenceError
 from src.engine.switches import FastOptions, has_fast_bf16, precision, resolve_fast
 from src.models.sae import SAE, SAEStack
 from src.pretraining.module import SAEPretrainModule, Stage
-from tests.run_helpers import run_cached
+from tests.helpers.runs import run_cached
 
 CPU = torch.device("cpu")
 needs_bf16 = pytest.mark.skipif(not has_fast_bf16(CPU), reason="this CPU has no fast bf16")

@@ -14,7 +14,7 @@ import pytest
 from src.core.errors import UserError
 from src.data.digits import load_digits
 from src.predict import execute, load_array_file, main
-from tests.run_helpers import run_in_process
+from tests.helpers.runs import run_in_process
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,30 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers.harness import harness, results
+
 N_RUNS = 10  # smoke, k-means: table2 2 seeds + imbalance 2×2 + k 2×2 (DAC Table 2 reuses table2)
-
-
-def harness(tmp_path: Path, *args: str, env: dict | None = None, popen: bool = False):
-    cmd = [sys.executable, "-m", "scripts.reproduce", "--store", str(tmp_path / "store"),
-           "--out", str(tmp_path / "out"), *args]  # fmt: skip
-    full_env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1",
-                "PYTHONPATH": str(REPO), **(env or {})}  # fmt: skip
-    if popen:
-        return subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
-    return subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=300)
-
-
-def results(store: Path) -> dict[Path, float]:
-    return {p: p.stat().st_mtime for p in store.glob("*/seed*/result.json")}
 
 
 def test_smoke_killed_midway_resumes_without_redoing_runs(tmp_path):

@@ -15,7 +15,8 @@ import pytest
 
 from src.core.errors import UserError
 from src.reproduce.store import Store
-from tests.test_reproduce_harness import REPO, harness
+from tests.helpers import REPO
+from tests.helpers.harness import harness
 
 PROBE = """
 import time

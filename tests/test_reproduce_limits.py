@@ -11,7 +11,7 @@ import pytest
 
 from src.core.errors import UserError
 from src.core.seeds import MAX_RUNS, parse_seeds
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def harness(tmp_path, *args: str) -> subprocess.CompletedProcess:

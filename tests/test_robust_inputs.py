@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.test_config_checks import assert_one_line_exit_2, config
+from tests.helpers import REPO
+from tests.helpers.cli import assert_one_line_exit_2
+from tests.helpers.configs import config
 
 QUICK = ("logger=none", "plots=false", "method=kmeans", "method.n_init=1")
 

@@ -11,7 +11,7 @@ import pytest
 import src.run
 from src.data.digits import load_digits
 from src.recording.checkpoints import load_checkpoint
-from tests.run_helpers import run_in_process
+from tests.helpers.runs import run_in_process
 
 
 def test_labelled_run_writes_every_output(tmp_path, capsys):

@@ -18,13 +18,9 @@ from src.pretraining.module import (
     stages,
     step_lr,
 )
+from tests.helpers.sae import snapshot, tiny
 
 PAPER = OmegaConf.load("conf/pretrain/paper.yaml")
-
-
-def tiny(seed=0, init_std=0.5):
-    torch.manual_seed(seed)
-    return SAE(6, [5, 4], 3, init_std=init_std)
 
 
 def test_sae_shapes_init_and_linear_ends():
@@ -88,10 +84,6 @@ def test_stages_and_lr_schedule_follow_config():
     assert [step_lr(0.1, it, 20000, 0.1) for it in (0, 19999, 20000, 40000)] == pytest.approx(
         [0.1, 0.1, 0.01, 0.001]
     )
-
-
-def snapshot(net):
-    return {k: v.clone() for k, v in net.state_dict().items()}
 
 
 @pytest.mark.parametrize("layer", [0, 1, 2, None])

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from src.modules.dac import DACModule
-from tests.test_config_checks import assert_one_line_exit_2
-from tests.test_reproduce_harness import harness
+from tests.helpers.cli import assert_one_line_exit_2
+from tests.helpers.harness import harness
 
 needs_submitit = pytest.mark.skipif(
     importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,

@@ -15,7 +15,7 @@ from src.engine.guard import DivergenceError
 from src.engine.switches import FastOptions
 from src.models.sae import SAE, SAEStack
 from src.pretraining.module import SAEPretrainModule, Stage, dropout
-from tests.run_helpers import run_cached
+from tests.helpers.runs import run_cached
 
 PAPER = OmegaConf.load("conf/pretrain/paper.yaml")
 SMALL = [  # digits, every stage with dropout, a few dozen iterations each

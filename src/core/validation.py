@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from src.core.config_groups import declaring
 from src.core.errors import UserError
 
 _ABSENT = object()
@@ -307,9 +308,6 @@ def device_problems(cfg: DictConfig) -> list[str]:
     ]
 
 
-DDP_METHODS = ("dac", "dac_star", "dac_online")
-
-
 def ddp_problems(cfg: DictConfig, multirun: bool = False) -> list[str]:
     """DDP (``trainer=ddp`` / ``ddp_cpu``) where it cannot work, said before any work: a method
     other than the DAC family (their data and full-batch steps are not split over processes),
@@ -317,9 +315,10 @@ def ddp_problems(cfg: DictConfig, multirun: bool = False) -> list[str]:
     if not str(_select(cfg, "trainer.strategy")).startswith("ddp"):
         return []
     trainer, method = _select(cfg, "trainer.name"), _select(cfg, "method.name")
-    if method not in DDP_METHODS:
+    if _select(cfg, "method.ddp") is not True:  # conf/method/*.yaml: ddp: true
+        ddp_methods = declaring("method", "ddp")
         return [
-            f"trainer={trainer} (DDP) runs only {', '.join(DDP_METHODS)}, not method={method}: "
+            f"trainer={trainer} (DDP) runs only {', '.join(ddp_methods)}, not method={method}: "
             "use trainer=cpu, gpu or auto"
         ]
     if multirun:

@@ -20,22 +20,15 @@ accept) bumps nothing.
 
 from __future__ import annotations
 
-RESULTS_VERSION: dict[str, int] = {"common": 1, "kmeans": 1, "sae": 1, "dac": 1}
+from src.core.config_groups import declared
 
-FAMILY: dict[str, str] = {
-    "kmeans": "kmeans",
-    "ae_kmeans": "sae",
-    "dec_nobp": "sae",
-    "dec": "sae",
-    "dac": "dac",
-    "dac_star": "dac",
-    "dac_online": "dac",
-}
+RESULTS_VERSION: dict[str, int] = {"common": 1, "kmeans": 1, "sae": 1, "dac": 1}
 
 
 def family(method: str) -> str:
-    """The family whose version covers ``method`` (a method of its own if not listed)."""
-    return FAMILY.get(method, method)
+    """The family whose version covers ``method``: the ``family`` its ``conf/method/`` YAML
+    declares (``sae``, ``dac``), else a family of its own."""
+    return str(declared("method", method, "family", method))
 
 
 def results_class(method: str) -> str:

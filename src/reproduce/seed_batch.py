@@ -13,12 +13,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from src.core.config_groups import declaring
 from src.core.errors import UserError
 from src.reproduce.schedule import order_runs, sae_signature
 from src.reproduce.spec import Run
 from src.reproduce.store import Store, config_key, override_key
-
-SAE_METHODS = ("ae_kmeans", "dec", "dec_nobp")  # the methods that pretrain an SAE
 
 
 def parse_seed_batch(text: str) -> str:
@@ -52,8 +51,9 @@ def seed_batch_jobs(runs: list[Run], skip_cpu: bool = False) -> list[tuple[list[
     one SAE schedule: per (SAE signature, seed) the first run in the harness's order, seeds
     whose first runs differ only in the seed together. ``skip_cpu``: leave out ``trainer=cpu``."""
     first: dict[tuple, dict[int, Run]] = {}
+    sae_methods = declaring("method", "uses_sae")  # conf/method/*.yaml: uses_sae: true
     for r in order_runs(runs):
-        if r.method in SAE_METHODS and not (skip_cpu and "trainer=cpu" in r.overrides):
+        if r.method in sae_methods and not (skip_cpu and "trainer=cpu" in r.overrides):
             first.setdefault(sae_signature(r), {}).setdefault(r.seed, r)
     jobs: dict[tuple[str, ...], list[int]] = {}
     for by_seed in first.values():

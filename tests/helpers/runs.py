@@ -1,4 +1,4 @@
-"""Helpers shared by test modules (not collected: the name does not start with test_)."""
+"""In-process runs of `src.run` (compose `conf/config.yaml` with overrides and execute)."""
 
 from __future__ import annotations
 
