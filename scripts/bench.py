@@ -5,7 +5,7 @@ table through the harness with its seeds one after the other against all at once
 Every framework run goes through ``src.run.execute`` (the ``python -m src.run`` path) with a
 fresh temporary ``cache_dir``, so SAE pretraining really runs; the table runs the harness
 (``scripts.reproduce.main``) twice into fresh stores. Writes ``<out>/<profile>-<device>.json``
-and ``.md`` (``-<parts>`` added when not the profile's; see README, "Benchmarks").
+and ``.md`` (``-<parts>`` added when not the profile's; see docs/bench.md).
 """
 
 from __future__ import annotations

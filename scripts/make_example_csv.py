@@ -1,4 +1,4 @@
-"""Write ``examples/blobs.csv``: the small CSV the README's "Your own data" example clusters.
+"""Write ``examples/blobs.csv``: the small CSV the "Your own data" example (docs/data.md) clusters.
 
 150 samples, 4 numeric feature columns on deliberately different scales, and a ``species``
 column with 3 string labels. Deterministic: re-running reproduces the committed file.

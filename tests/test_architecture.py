@@ -4,7 +4,7 @@ run-time code never on top of the harness, and no test module importing another.
 A small AST check over every ``import`` and ``from … import`` (lazy ones inside functions
 included). The layers, bottom up: ``core`` → ``data``/``recording`` → ``engine`` (with
 ``callbacks``, ``models``) → ``modules`` → ``pretraining`` → ``methods`` → the entry points
-(``src/run.py``, ``src/predict.py``, ``src/pretrain_seeds.py``) → the harness
+(``src/run.py``, ``src/predict.py``, ``src/pretrain_seeds.py``, ``src/checkpoints.py``) → the harness
 (``src/reproduce``, ``src/bench``, ``scripts/``)."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pytest
 
 from tests.helpers import REPO
 
-ENTRY_POINTS = {"src.run", "src.predict", "src.pretrain_seeds"}
+ENTRY_POINTS = {"src.run", "src.predict", "src.pretrain_seeds", "src.checkpoints"}
 HARNESS = ("src.reproduce", "src.bench", "scripts")
-TOP_LEVEL = {"__init__.py", "run.py", "predict.py", "pretrain_seeds.py"}
+TOP_LEVEL = {"__init__.py", "run.py", "predict.py", "pretrain_seeds.py", "checkpoints.py"}
 # a package → the packages of src it must not import (besides the harness and the entry points)
 FORBIDDEN = {
     "src.core": ("src.data", "src.recording", "src.engine", "src.callbacks", "src.models",

@@ -147,10 +147,38 @@ def _select(cfg: DictConfig, key: str) -> Any:
         raise UserError(f"{key}: cannot resolve its value ({exc}); check the override") from None
 
 
+# the range names a method's YAML may give its own options (``ranges: {my_option: count}``)
+NAMED_RANGES: dict[str, Num] = {
+    "count": COUNT,
+    "iters": ITERS,
+    "rate": RATE,
+    "fraction": FRACTION,
+    "unit": UNIT,
+}
+
+
+def declared_rules(cfg: DictConfig) -> tuple[dict[str, Num], list[str]]:
+    """The ranges the chosen method declares beside its options (``method.ranges``: option →
+    one of :data:`NAMED_RANGES`), and one line per range name that is not one of them."""
+    ranges = _select(cfg, "method.ranges")
+    if ranges is _ABSENT or ranges is None:
+        return {}, []
+    rules, problems = {}, []
+    for option, name in dict(ranges).items():
+        if name in NAMED_RANGES:
+            rules[f"method.{option}"] = NAMED_RANGES[name]
+        else:
+            problems.append(
+                f"method.ranges.{option}={name!r} is invalid: use one of {', '.join(NAMED_RANGES)}"
+            )
+    return rules, problems
+
+
 def numeric_problems(cfg: DictConfig) -> list[str]:
-    """One line per numeric option outside its range (options a config lacks are skipped)."""
-    problems = []
-    for key, rule in RULES.items():
+    """One line per numeric option outside its range (options a config lacks are skipped):
+    the shared options' :data:`RULES` and the ranges the method declares in its YAML."""
+    own, problems = declared_rules(cfg)
+    for key, rule in {**RULES, **own}.items():
         value = _select(cfg, key)
         if value is not _ABSENT and not rule.accepts(value):
             problems.append(f"{key}={value!r} is invalid: use {rule.describe()}")

@@ -59,7 +59,7 @@ def load_imagenet_subset(
         )
         raise DataNotFoundError(
             f"{name} not found: put the ImageNet train folders {shown} (one sub-folder per "
-            f"class, images inside) into {base}/; see README 'Data, offline'"
+            f"class, images inside) into {base}/; see docs/data.md"
         )
     paths, labels = scan_class_folders(base, classes)
     stamp = fingerprint(paths)

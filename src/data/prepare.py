@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             f"its four IDX .gz files into {root / 'fashion-mnist'}/",
             file=sys.stderr,
         )
-    print("other data sets need their files put in place by hand: see README, 'Data, offline'")
+    print("other data sets need their files put in place by hand: see docs/data.md")
     return 0
 
 

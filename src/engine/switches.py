@@ -49,7 +49,7 @@ def resolve_fast(fast_cfg: DictConfig | dict | None, device: torch.device) -> Fa
     ``compile`` defaults to off. ``amp=auto`` → bf16 where the device has fast bf16
     (:func:`has_fast_bf16`), else fp32; ``amp=true`` on a device without fast bf16 raises
     :class:`UnsupportedPrecision`. (Which value ``conf/fast/auto.yaml`` gives ``amp`` is the
-    accuracy check's decision: see the README.)"""
+    accuracy check's decision: see docs/speed.md.)"""
     cfg = dict(fast_cfg or {})
     on_gpu = device.type == "cuda"
     spc = cfg.get("steps_per_call", "auto")

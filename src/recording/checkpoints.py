@@ -1,7 +1,7 @@
 """A run's ``model.pt``: written as tensors and plain values only, read with
 ``torch.load(weights_only=True)`` so that no checkpoint can run code when it is loaded.
 
-``python -m src.recording.checkpoints migrate PATH`` converts a checkpoint of an older dcrepro (which
+``python -m src.checkpoints migrate PATH`` converts a checkpoint of an older dcrepro (which
 held numpy arrays) to this form, still without running any code from the file.
 
 One schema for every method: cluster centres are ``centroids``. Checkpoints of older versions
@@ -11,11 +11,10 @@ that call k-means's centres ``centres`` load with the key renamed (:data:`RENAME
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-from src.core.errors import UserError, exit_with
+from src.core.errors import UserError
 from src.core.io_utils import atomic_torch_save
 
 # the numpy pickles older checkpoints hold (arrays, scalars, dtypes): data, never code
@@ -80,7 +79,7 @@ def _refusal(path: Path) -> UserError:
     if names and set(names) <= NUMPY_GLOBALS:
         return UserError(
             f"checkpoint {path} is in the old format (it holds numpy arrays); convert it with "
-            f"`python -m src.recording.checkpoints migrate {path}` (no code runs) or re-run training"
+            f"`python -m src.checkpoints migrate {path}` (no code runs) or re-run training"
         )
     shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
     return UserError(
@@ -159,19 +158,3 @@ def complete_checkpoint(path: str | Path, run_record: dict[str, Any]) -> Path:
     ckpt = load_checkpoint(path)
     ckpt.update(run_record)
     return save_checkpoint(path, ckpt)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m src.recording.checkpoints migrate PATH [PATH ...]``."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) < 2 or argv[0] != "migrate":
-        exit_with(UserError("usage: python -m src.recording.checkpoints migrate PATH [PATH ...]"))
-    try:
-        for path in argv[1:]:
-            print(f"migrated {migrate_checkpoint(path)}")
-    except UserError as exc:
-        exit_with(exc)
-
-
-if __name__ == "__main__":
-    main()

@@ -4,7 +4,7 @@
 leaves a record out of its tables (and runs it again) when the class differs from the one the
 current code writes. Config changes are caught separately (``src.reproduce.freshness`` composes
 the record's overrides with the current configs); bump a version here for a change of *code*
-that changes a method's numbers for the same config (README, "Results ledger"):
+that changes a method's numbers for the same config (docs/reproduction.md, "Results ledger"):
 
 - ``common``: data loading and preprocessing, the metrics (ACC matching, NMI, ARI), seeding,
   anything every method goes through;

@@ -229,7 +229,7 @@ def markdown(result: TableResult, provenance: dict, figures: list[Path], skipped
         lines += [
             "## Left out",
             "",
-            'Records that no longer match the current code (README, "Results ledger"); their '
+            'Records that no longer match the current code (docs/reproduction.md, "Results ledger"); their '
             "runs count as missing until run again.",
             "",
         ]

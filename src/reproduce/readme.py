@@ -22,7 +22,9 @@ def results_block(tables_dir: Path, readme_dir: Path) -> str:
     lines = [BEGIN, ""]
     mds = sorted(tables_dir.glob("*.md")) if tables_dir.is_dir() else []
     if not mds:
-        lines.append("No tables yet: run `make reproduce` (see above).")
+        lines.append(
+            "No tables yet: run `make reproduce` (see [Reproducing the papers](docs/reproduction.md))."
+        )
     for md in mds:
         text = md.read_text()
         title = text.splitlines()[0].lstrip("# ").strip() if text else md.stem
