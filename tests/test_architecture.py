@@ -127,3 +127,28 @@ def test_the_checker_sees_a_violation(tmp_path):
     path = tmp_path / "lazy.py"
     path.write_text("def f():\n    from src.methods.base import MethodOutput\n")
     assert "src.methods.base" in imports(path)
+
+
+def test_every_import_of_the_project_resolves_in_this_checkout():
+    """``from src.pkg import name``: ``name`` is a module of the checkout or defined in
+    ``pkg``. (An editable install of another checkout would otherwise answer a stale name,
+    e.g. a module that moved, from that checkout's files.)"""
+    missing = []
+    for path in [*(REPO / "src").rglob("*.py"), *(REPO / "tests").rglob("*.py"),
+                 *(REPO / "scripts").glob("*.py")]:  # fmt: skip
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module):
+                continue
+            if node.module.split(".")[0] not in ("src", "tests", "scripts"):
+                continue
+            base = REPO.joinpath(*node.module.split("."))
+            source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+            if not source.exists():
+                missing.append(f"{module_name(path)}: no module {node.module}")
+                continue
+            text = source.read_text()
+            for alias in node.names:
+                submodule = base / f"{alias.name}.py"
+                if not (submodule.exists() or (base / alias.name).is_dir() or alias.name in text):
+                    missing.append(f"{module_name(path)}: {node.module} has no {alias.name}")
+    assert missing == []

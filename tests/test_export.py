@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src import plots
 from src.core.errors import UserError
 from src.data.base import ClusterData
+from src.recording import plots
 from src.recording.export import (
     AUTO_SKIP_INPUT_BYTES,
     embedding_decision,
