@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The main job on the embedded digits data set (about half a minute on a 2-core CPU:
-# outputs/bench/make-run-timing.md).
+# outputs/bench/timings.md).
 run: $(STAMP)
 	WANDB_MODE=$${WANDB_MODE:-offline} $(PY) -m src.run $(ARGS)
 
