@@ -138,3 +138,21 @@ def test_uncreatable_run_dir_is_one_line(cli, tmp_path):
         and "cannot create the folder" in lines[0]
         and "hydra.run.dir=DIR" in lines[0]
     )
+
+
+def test_method_ranges_are_read_from_the_method_yaml():
+    """A method's ranges live beside its options (``ranges:`` in conf/method/<name>.yaml):
+    names or a small grammar, nested like the options."""
+    from src.core.validation import declared_rules, parse_range
+
+    assert parse_range("count") == Num(int, 1)
+    assert parse_range("float ≥ 0").describe() == "a number ≥ 0"
+    assert parse_range("int ≥ 1 or auto").describe() == "an integer ≥ 1 or auto"
+    assert parse_range("float in (0, 1) or null").describe() == "a number in (0, 1) or null"
+    assert parse_range("float in [0, 1]").accepts(1.0) and not parse_range("float > 0").accepts(0)
+    assert parse_range("between 1 and 2") is None
+    rules, problems = declared_rules(config("method=dac_star"))  # inherited from dac.yaml
+    assert problems == [] and rules["method.upper.slope"].describe() == "a number ≥ 0"
+    assert not any(key.startswith("method.") for key in RULES)  # no central list of them
+    bad = config("method=kmeans", "method.ranges.n_init=sometimes")
+    assert numeric_problems(bad)[0].startswith("method.ranges.n_init='sometimes' is invalid")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,34 +85,7 @@ RULES: dict[str, Num] = {
     "dataset.subset": Num(int, 2, nullable=True),
     "dataset.imbalance": Num(float, 0, 1, lo_open=True, nullable=True),
     "dataset.dec_scale": Num(float, 0, lo_open=True, nullable=True, words=("auto",)),
-    # DEC family and k-means
-    "method.n_init": COUNT,
-    "method.max_iter": COUNT,
-    "method.alpha": RATE,
-    "method.lr": RATE,
-    "method.momentum": FRACTION,
-    "method.batch_size": COUNT,
-    "method.update_interval": COUNT,
-    "method.tol": UNIT,
-    "method.validation_fraction": Num(float, 0, 1, lo_open=True, hi_open=True, nullable=True),
-    # DAC
-    "method.upper.start": UNIT,
-    "method.lower.start": UNIT,
-    "method.upper.slope": Num(float, 0),
-    "method.lower.slope": Num(float, 0),
-    "method.lambda_lr": Num(float, 0),
-    "method.threshold.start": UNIT,
-    "method.threshold.end": UNIT,
-    "method.max_epochs": COUNT,
-    "method.chunk_size": COUNT,
-    "method.chunk_passes": COUNT,
-    "method.aug_repeats": COUNT,
-    "method.self_weight": Num(float, 0),
-    "method.optimizer.lr": RATE,
-    "method.inner_steps": Num(int, 1, words=("auto",)),
-    "method.eval_batch_size": COUNT,
-    "method.tactic_subsample": Num(int, 2),
-    "method.tactic_n_init": COUNT,
+    # method.*: each method's own ranges, in its conf/method/<name>.yaml (`ranges:`)
     # SAE pretraining
     "pretrain.layerwise_iters": ITERS,
     "pretrain.finetune_iters": ITERS,
@@ -155,22 +129,60 @@ NAMED_RANGES: dict[str, Num] = {
     "fraction": FRACTION,
     "unit": UNIT,
 }
+_RANGE = re.compile(
+    r"^(?P<kind>int|float)"
+    r"(?:\s*(?P<op>≥|>)\s*(?P<lo>-?[\d.]+)"
+    r"|\s+in\s*(?P<left>[\[(])\s*(?P<a>-?[\d.]+)\s*,\s*(?P<b>-?[\d.]+)\s*(?P<right>[\])]))?"
+    r"(?P<words>(?:\s+or\s+\w+)*)$"
+)
+
+
+def parse_range(text: str) -> Num | None:
+    """A range as a method's YAML writes it: a name of :data:`NAMED_RANGES`, or ``int ≥ 2``,
+    ``float > 0``, ``float in (0, 1]`` (brackets: closed, parentheses: open), each optionally
+    followed by ``or auto`` / ``or null``. None when ``text`` is neither."""
+    if text in NAMED_RANGES:
+        return NAMED_RANGES[text]
+    m = _RANGE.match(str(text).strip())
+    if m is None:
+        return None
+    kind = int if m["kind"] == "int" else float
+    words = [w for w in m["words"].split() if w != "or"]
+    extra = dict(nullable="null" in words, words=tuple(w for w in words if w != "null"))
+    if m["op"]:
+        return Num(kind, kind(float(m["lo"])), lo_open=m["op"] == ">", **extra)
+    if m["left"]:
+        lo, hi = kind(float(m["a"])), kind(float(m["b"]))
+        return Num(kind, lo, hi, lo_open=m["left"] == "(", hi_open=m["right"] == ")", **extra)
+    return Num(kind, **extra)
+
+
+def _flatten(mapping: Any, prefix: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in dict(mapping).items():
+        if OmegaConf.is_dict(value) or isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def declared_rules(cfg: DictConfig) -> tuple[dict[str, Num], list[str]]:
     """The ranges the chosen method declares beside its options (``method.ranges``: option →
-    one of :data:`NAMED_RANGES`), and one line per range name that is not one of them."""
+    a range, nested like the options), and one line per range that does not parse."""
     ranges = _select(cfg, "method.ranges")
     if ranges is _ABSENT or ranges is None:
         return {}, []
     rules, problems = {}, []
-    for option, name in dict(ranges).items():
-        if name in NAMED_RANGES:
-            rules[f"method.{option}"] = NAMED_RANGES[name]
-        else:
+    for option, text in _flatten(ranges, "").items():
+        rule = parse_range(text)
+        if rule is None:
             problems.append(
-                f"method.ranges.{option}={name!r} is invalid: use one of {', '.join(NAMED_RANGES)}"
+                f"method.ranges.{option}={text!r} is invalid: use one of "
+                f"{', '.join(NAMED_RANGES)}, or e.g. 'int ≥ 2', 'float in (0, 1] or null'"
             )
+        else:
+            rules[f"method.{option}"] = rule
     return rules, problems
 
 
