@@ -32,6 +32,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     k = ctx.n_clusters
     with ctx.timer("setup"):  # Lightning's import, the net, the module, the Trainer
         from src.callbacks.dac import DACThresholdStop
+        from src.callbacks.dac_resume import DACResume, config_fingerprint
         from src.modules.dac import DACModule
 
         images = data.images()
@@ -41,11 +42,13 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         net = build_convnet(cfg.arch, images.shape[1:], k)
         module = DACModule(net, to_device(images, device), m, fast)
         stop = DACThresholdStop(ctx.run_dir / "dac_history.csv", data.y)
+        resume = DACResume(ctx.run_dir, config_fingerprint(cfg), stop)
         # a backstop only (the callback stops the run); CUDA graphs bypass Lightning's count
         max_steps = module.max_epochs * module.steps_per_epoch()
-        trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
+        trainer = make_trainer(cfg, ctx, max_steps, [stop, resume], phase="dac")
     with ctx.timer("train"):
         fit_in_place(trainer, module, device)
+    resume.finished()
     leave_unless_rank_zero(trainer)  # DDP: the other processes only trained
     with ctx.timer("predict"):
         net = module.net
@@ -78,6 +81,9 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
         "history_csv": str(ctx.run_dir / "dac_history.csv"),
         "processes": module.world[1],  # DDP: the processes that trained it (steps averaged)
+        # an interrupted run carried on from its last finished epoch (src/callbacks/dac_resume.py)
+        "resumed_from_epoch": resume.resumed_from_epoch,
+        "train_s_before_resume": resume.earlier_train_s,
         # the switches the steps really used (fast_cuda_graphs false when compile took over)
         **{f"fast_{k_}": v for k_, v in vars(fast).items()},
         **{f"fast_{k_}": v for k_, v in module.switches().items()},
