@@ -66,7 +66,10 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         tactic_metrics = evaluate_tactics(feats_np, data, ctx, m)
     argmax_labels = feats_np.argmax(1)
     with ctx.timer("export"):
-        model_path = save_model(cfg, ctx.run_dir, net, images.shape[1:], k, centroids)
+        model_path = save_model(
+            cfg, ctx.run_dir, net, images.shape[1:], k, centroids, module.channels_last, fast.amp,
+            module.pass_batch_size("eval", int(m.eval_batch_size)),
+        )  # fmt: skip
     last = stop.history[-1] if stop.history else {}
     extra: dict[str, Any] = {
         "epochs": module.epochs_done,
@@ -101,9 +104,19 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
 
 
 def save_model(
-    cfg: DictConfig, run_dir: Path, net: torch.nn.Module, image_shape, k: int, centroids
+    cfg: DictConfig,
+    run_dir: Path,
+    net: torch.nn.Module,
+    image_shape,
+    k: int,
+    centroids,
+    channels_last: bool = False,
+    bf16: bool = False,
+    eval_batch_size: int | None = None,
 ) -> Path:
-    """``model.pt``: the trained ConvNet (contiguous CPU weights) and how to cluster with it."""
+    """``model.pt``: the trained ConvNet (contiguous CPU weights) and how to cluster with it,
+    including the batch, memory format and precision of the run's final pass (``predict`` repeats
+    them, so that it gives the run's own labels)."""
     m = cfg.method
     checkpoint = {
         "method": m.name,
@@ -113,7 +126,9 @@ def save_model(
         "n_clusters": k,
         "tactic": str(m.tactic),
         "centroids": centroids,
-        "eval_batch_size": int(m.eval_batch_size),
+        "eval_batch_size": int(eval_batch_size or m.eval_batch_size),
+        "channels_last": bool(channels_last),
+        "precision": "bf16" if bf16 else "fp32",
     }
     return save_checkpoint(Path(run_dir) / "model.pt", checkpoint)
 
@@ -143,7 +158,8 @@ def evaluate_tactics(
 
 
 def predict(checkpoint: dict, data: ClusterData, device: torch.device | str) -> MethodOutput:
-    """Cluster new images with a trained DAC model (argmax, or nearest tactic centroid)."""
+    """Cluster new images with a trained DAC model (argmax, or nearest tactic centroid), in the
+    memory format and precision of the run's final pass."""
     from src.modules.dac import predict_features
 
     arch = OmegaConf.create(checkpoint["arch"])
@@ -152,7 +168,16 @@ def predict(checkpoint: dict, data: ClusterData, device: torch.device | str) -> 
     net.load_state_dict(checkpoint["state_dict"])
     device = torch.device(device)
     net.to(device)
-    probs, feats = predict_features(net, to_device(images, device), checkpoint["eval_batch_size"])
+    channels_last = bool(checkpoint.get("channels_last", False))
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    probs, feats = predict_features(
+        net,
+        to_device(images, device),
+        checkpoint["eval_batch_size"],
+        channels_last=channels_last,
+        bf16=checkpoint.get("precision", "fp32") == "bf16",
+    )
     feats_np = feats.cpu().numpy()
     centroids = checkpoint.get("centroids")
     if checkpoint.get("tactic", "argmax") == "argmax" or centroids is None:
