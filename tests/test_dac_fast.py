@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from src.bench.framework import compose_config
-from src.engine.switches import resolve_fast
+from src.engine.switches import has_fast_bf16, resolve_fast
 from src.models.convnets import build_convnet
 from src.modules.dac import DACModule
 from tests.helpers.runs import run_cached
@@ -29,10 +29,13 @@ TINY_STAR = (
 SWITCHES = ("channels_last", "compile", "amp", "cuda_graphs")
 
 
-def test_switches_are_off_on_the_cpu_and_recorded(tmp_path):
+def test_cpu_defaults_are_channels_last_and_bf16_where_fast_and_recorded(tmp_path):
     result = run_cached(tmp_path, "auto", *CPU, *TINY_STAR)
     extra = result["extra"]
-    assert all(extra[f"fast_{s}"] is False for s in SWITCHES)
+    assert extra["fast_channels_last"] is True  # measured faster on the CPU too
+    assert extra["fast_amp"] is has_fast_bf16(torch.device("cpu"))
+    assert result["precision"] == ("bf16" if extra["fast_amp"] else "fp32")
+    assert extra["fast_compile"] is False and extra["fast_cuda_graphs"] is False
     assert extra["fast_label_batch_size"] == 32 and extra["fast_predict_batch_size"] == 128
     # CUDA graphs stay off on the CPU even when asked for
     forced = resolve_fast({"cuda_graphs": True}, torch.device("cpu"))

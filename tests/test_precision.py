@@ -73,7 +73,7 @@ def test_bf16_dec_on_digits_meets_the_quality_floor_and_records_it(tmp_path):
     result = run_cached(tmp_path, "bf16", "method=dec", "fast.amp=true", *SMALL)
     assert result["precision"] == "bf16" and result["extra"]["fast_amp"] is True
     assert result["metrics"]["acc"] >= 0.65 and result["metrics"]["nmi"] >= 0.65
-    fp32 = run_cached(tmp_path, "fp32", "method=dec", *SMALL)
+    fp32 = run_cached(tmp_path, "fp32", "method=dec", "fast.amp=false", *SMALL)
     assert fp32["precision"] == "fp32"
     assert not fp32["extra"]["pretrain_cache_hit"]  # a bf16 SAE is never reused by fp32
 
@@ -90,3 +90,12 @@ def test_bf16_dec_on_digits_meets_the_quality_floor_and_records_it(tmp_path):
 def test_bf16_phases_still_stop_on_a_non_finite_loss(tmp_path, overrides, phase):
     with pytest.raises(DivergenceError, match=f"^{phase}.* diverged: "):
         run_cached(tmp_path, "run", "fast.amp=true", "dataset.subset=300", *SMALL, *overrides)
+
+
+def test_the_default_config_asks_for_bf16_where_it_is_fast_and_nhwc():
+    """The accuracy check (outputs/checks/bf16_accuracy/) put bf16 on by default: ``auto``."""
+    from src.bench.framework import compose_config
+
+    cfg = compose_config(["method=dec", "dataset=digits"])
+    assert cfg.fast.amp == "auto" and cfg.fast.channels_last is True
+    assert resolve_fast(cfg.fast, CPU).amp is has_fast_bf16(CPU)

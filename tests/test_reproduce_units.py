@@ -17,7 +17,7 @@ import pytest
 from src.core.errors import UserError
 from src.core.seeds import parse_seeds
 from src.reproduce.aggregate import TableResult, markdown, metric_value, run_records, summarise
-from src.reproduce.figures import history_figure, table_figures
+from src.reproduce.figures import accuracy_curve_figure, history_figure, table_figures
 from src.reproduce.projection import projection
 from src.reproduce.schedule import (
     order_runs,
@@ -172,6 +172,26 @@ def test_sweep_and_history_figures(tmp_path):
     fig = history_figure({"dac (seed 0)": run_dir}, tmp_path / "h.png", "DAC")
     assert fig is not None and fig.stat().st_size > 5000
     assert history_figure({"dac": tmp_path}, tmp_path / "none.png", "DAC") is None
+
+
+def test_dac_accuracy_curves_beside_the_authors_log(tmp_path):
+    from src.reproduce.spec import authors_log
+
+    spec = load_table("dac_table2")
+    authors = authors_log(spec, "mnist")
+    assert authors["epoch"][0] == 0 and authors["acc"][-1] == pytest.approx(0.9810)
+    assert len(authors["epoch"]) == len(authors["acc"]) == len(authors["nmi"]) == 9
+    assert authors_log(spec, "cifar10") is None
+    history = tmp_path / "dac_history.csv"
+    pd.DataFrame({"epoch": [0, 1, 2], "acc": [0.2, 0.95, 0.97], "nmi": [0.1, 0.9, 0.92]}).to_csv(
+        history, index=False
+    )
+    fig = accuracy_curve_figure({"dac_star seed 0": history}, authors, tmp_path / "a.png", "t")
+    assert fig is not None and fig.stat().st_size > 5000
+    assert (
+        accuracy_curve_figure({"x": tmp_path / "none.csv"}, authors, tmp_path / "b.png", "t")
+        is None
+    )
 
 
 def test_readme_block_lists_each_table_with_device_and_date(tmp_path):

@@ -29,6 +29,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     k = ctx.n_clusters
     with ctx.timer("setup"):  # Lightning's import, the net, the module, the Trainer
         from src.callbacks.dac import DACThresholdStop
+        from src.callbacks.dac_resume import DACResume, config_fingerprint
         from src.modules.dac import DACModule
 
         images = data.images()
@@ -38,11 +39,13 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         net = build_convnet(cfg.arch, images.shape[1:], k)
         module = DACModule(net, to_device(images, device), m, fast)
         stop = DACThresholdStop(ctx.run_dir / "dac_history.csv", data.y)
+        resume = DACResume(ctx.run_dir, config_fingerprint(cfg), stop)
         # a backstop only (the callback stops the run); CUDA graphs bypass Lightning's count
         max_steps = module.max_epochs * module.steps_per_epoch()
-        trainer = make_trainer(cfg, ctx, max_steps, [stop], phase="dac")
+        trainer = make_trainer(cfg, ctx, max_steps, [stop, resume], phase="dac")
     with ctx.timer("train"):
         fit_in_place(trainer, module, device)
+    resume.finished()
     leave_unless_rank_zero(trainer)  # DDP: the other processes only trained
     with ctx.timer("predict"):
         net = module.net
@@ -60,7 +63,10 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         tactic_metrics = evaluate_tactics(feats_np, data, ctx, m)
     argmax_labels = feats_np.argmax(1)
     with ctx.timer("export"):
-        model_path = save_model(cfg, ctx.run_dir, net, images.shape[1:], k, centroids)
+        model_path = save_model(
+            cfg, ctx.run_dir, net, images.shape[1:], k, centroids, module.channels_last, fast.amp,
+            module.pass_batch_size("eval", int(m.eval_batch_size)),
+        )  # fmt: skip
     last = stop.history[-1] if stop.history else {}
     extra: dict[str, Any] = {
         "epochs": module.epochs_done,
@@ -75,6 +81,9 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
         "history_csv": str(ctx.run_dir / "dac_history.csv"),
         "processes": module.world[1],  # DDP: the processes that trained it (steps averaged)
+        # an interrupted run carried on from its last finished epoch (src/callbacks/dac_resume.py)
+        "resumed_from_epoch": resume.resumed_from_epoch,
+        "train_s_before_resume": resume.earlier_train_s,
         # the switches the steps really used (fast_cuda_graphs false when compile took over)
         **{f"fast_{k_}": v for k_, v in vars(fast).items()},
         **{f"fast_{k_}": v for k_, v in module.switches().items()},
@@ -92,9 +101,19 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
 
 
 def save_model(
-    cfg: DictConfig, run_dir: Path, net: torch.nn.Module, image_shape, k: int, centroids
+    cfg: DictConfig,
+    run_dir: Path,
+    net: torch.nn.Module,
+    image_shape,
+    k: int,
+    centroids,
+    channels_last: bool = False,
+    bf16: bool = False,
+    eval_batch_size: int | None = None,
 ) -> Path:
-    """``model.pt``: the trained ConvNet (contiguous CPU weights) and how to cluster with it."""
+    """``model.pt``: the trained ConvNet (contiguous CPU weights) and how to cluster with it,
+    including the batch, memory format and precision of the run's final pass (``predict`` repeats
+    them, so that it gives the run's own labels)."""
     m = cfg.method
     checkpoint = {
         "method": m.name,
@@ -104,7 +123,9 @@ def save_model(
         "n_clusters": k,
         "tactic": str(m.tactic),
         "centroids": centroids,
-        "eval_batch_size": int(m.eval_batch_size),
+        "eval_batch_size": int(eval_batch_size or m.eval_batch_size),
+        "channels_last": bool(channels_last),
+        "precision": "bf16" if bf16 else "fp32",
     }
     return save_checkpoint(Path(run_dir) / "model.pt", checkpoint)
 
@@ -134,7 +155,8 @@ def evaluate_tactics(
 
 
 def predict(checkpoint: dict, data: ClusterData, device: torch.device | str) -> MethodOutput:
-    """Cluster new images with a trained DAC model (argmax, or nearest tactic centroid)."""
+    """Cluster new images with a trained DAC model (argmax, or nearest tactic centroid), in the
+    memory format and precision of the run's final pass."""
     from src.modules.dac import predict_features
 
     arch = OmegaConf.create(checkpoint["arch"])
@@ -143,7 +165,16 @@ def predict(checkpoint: dict, data: ClusterData, device: torch.device | str) -> 
     net.load_state_dict(checkpoint["state_dict"])
     device = torch.device(device)
     net.to(device)
-    probs, feats = predict_features(net, to_device(images, device), checkpoint["eval_batch_size"])
+    channels_last = bool(checkpoint.get("channels_last", False))
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    probs, feats = predict_features(
+        net,
+        to_device(images, device),
+        checkpoint["eval_batch_size"],
+        channels_last=channels_last,
+        bf16=checkpoint.get("precision", "fp32") == "bf16",
+    )
     feats_np = feats.cpu().numpy()
     centroids = checkpoint.get("centroids")
     if checkpoint.get("tactic", "argmax") == "argmax" or centroids is None:

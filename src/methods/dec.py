@@ -15,7 +15,7 @@ from src.engine.device import resolve_device
 from src.engine.inference import batched
 from src.engine.placement import to_device
 from src.engine.run_eta import encoder_work, sae_dims
-from src.engine.switches import apply_tf32, resolve_fast
+from src.engine.switches import apply_tf32, autocast, precision, resolve_fast
 from src.methods.base import MethodOutput
 from src.methods.kmeans import fit_kmeans, kmeans_message
 from src.models.sae import SAE
@@ -77,7 +77,8 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         kl_fit = float(kl_divergence(target_distribution(q), q))
         if val_data is not None:  # every sample gets a label: embed the held-out part too
             x_all = to_device(data.features(), device)
-            z = batched(module.encoder, x_all, fast.eval_batch_size)
+            with autocast(fast.amp, device):  # the arithmetic of module.embed()
+                z = batched(module.encoder, x_all, fast.eval_batch_size).float()
             q = soft_assignment(z, module.centroids, module.alpha)
             held_out = torch.from_numpy(val_data.meta["index"]).to(device)
             q_val = q.index_select(0, held_out)
@@ -92,6 +93,8 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         "centroids": module.centroids.detach().cpu(),
         "alpha": module.alpha,
         "pretrained_sae": str(pre.path),
+        # the arithmetic of the run's final embedding, which predict() repeats
+        "precision": precision(fast),
     }
     model_path = save_checkpoint(ctx.run_dir / "model.pt", state)
     extra = {
@@ -150,12 +153,15 @@ def load_encoder(checkpoint: dict, device: torch.device | str) -> SAE:
 def predict(
     checkpoint: dict, data: ClusterData, device: torch.device | str = "cpu"
 ) -> MethodOutput:
-    """Cluster new (already preprocessed) data with a saved DEC model: argmax of Q."""
+    """Cluster new (already preprocessed) data with a saved DEC model: argmax of Q, the
+    encoder in the arithmetic the run embedded with (``precision``: bf16 autocast or fp32)."""
     sae = load_encoder(checkpoint, device)
     x = to_device(data.features(), torch.device(device))
     centroids = checkpoint["centroids"].to(device)
+    bf16 = checkpoint.get("precision", "fp32") == "bf16"  # as the run embedded its data
     with torch.no_grad():
-        z = batched(sae.encode, x, 4096)
+        with autocast(bf16, torch.device(device)):
+            z = batched(sae.encode, x, 4096).float()
         q = soft_assignment(z, centroids, float(checkpoint["alpha"]))
     return MethodOutput(
         labels=hard_labels(q).cpu().numpy().astype(np.int64),

@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from src.core.io_utils import atomic_write  # noqa: E402
 from src.reproduce.aggregate import METRIC_NAMES, TableResult  # noqa: E402
+from src.reproduce.spec import authors_log  # noqa: E402
 
 HISTORY_FILE = "dac_history.csv"
 HISTORY_COLUMNS = ("step", "lambda", "u", "l", "selected_fraction")
@@ -95,6 +96,52 @@ def history_figure(run_dirs: dict[str, Path], path: Path, title: str) -> Path | 
     return _save(fig, path)
 
 
+def accuracy_curve_figure(
+    histories: dict[str, Path], authors: dict | None, path: Path, title: str
+) -> Path | None:
+    """ACC (and NMI) after every epoch, one line per DAC run (every seed), the authors' own
+    log as black markers: where a run parts from the authors' curve shows at a glance."""
+    found = {k: p for k, p in histories.items() if p.is_file()}
+    if not found:
+        return None
+    metrics = ("acc", "nmi")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for i, (name, file) in enumerate(found.items()):
+            h = pd.read_csv(file)
+            if metric in h and h[metric].notna().any():
+                ax.plot(h["epoch"], h[metric], marker=".", color=f"C{i}", label=name)
+        if authors and metric in authors:
+            ax.plot(
+                authors["epoch"], authors[metric], "ks", mfc="none",
+                label=f"authors' log ({authors.get('source', '')})",
+            )  # fmt: skip
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(METRIC_NAMES.get(metric, metric))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def dac_histories(result: TableResult, dataset: str) -> dict[str, Path]:
+    """Every finished DAC-family run's ``dac_history.csv`` (the ledger's copy, else the
+    store's), named ``method seed k``."""
+    rec = result.records
+    if rec.empty:
+        return {}
+    done = rec[(rec["dataset"] == dataset) & rec["finished"]]
+    out = {}
+    for _, r in done.sort_values(["method", "seed"]).iterrows():
+        if not str(r["method"]).startswith("dac"):
+            continue
+        for column in ("record_dir", "run_dir"):
+            if r.get(column) and (Path(r[column]) / HISTORY_FILE).is_file():
+                out[f"{r['method']} seed {r['seed']}"] = Path(r[column]) / HISTORY_FILE
+                break
+    return out
+
+
 def grid_figure(images: dict[str, Path], path: Path, title: str) -> Path | None:
     """The runs' own PNGs (confusion.png, embedding_2d.png) side by side."""
     found = {k: p for k, p in images.items() if p.is_file()}
@@ -167,6 +214,12 @@ def dataset_figures(result: TableResult, dataset: str, figdir: Path) -> list[Pat
         path = figdir / f"{stem}_dac_history.png"
         title = f"DAC on {dataset}: λ, u(λ), l(λ) and selected pairs over training"
         made.append(_kept(history_figure(dirs, path, title), path))
+        path = figdir / f"{stem}_dac_acc.png"
+        title = f"DAC on {dataset}: ACC and NMI after every epoch, against the authors' log"
+        drawn = accuracy_curve_figure(
+            dac_histories(result, dataset), authors_log(spec, dataset), path, title
+        )
+        made.append(_kept(drawn, path))
     return [p for p in made if p is not None]
 
 

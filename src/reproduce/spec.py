@@ -235,3 +235,12 @@ def paper_numbers(spec: TableSpec) -> dict[tuple, PaperNumber]:
         key = (row["dataset"], row["method"], row["metric"], row.get("setting"))
         out[key] = PaperNumber(float(row["value"]), bool(row["verified"]))
     return out
+
+
+def authors_log(spec: TableSpec, dataset: str) -> dict | None:
+    """The authors' per-epoch log for ``dataset`` (``authors_logs`` in the paper's YAML:
+    ``source`` and lists ``epoch``, ``nmi``, ``ari``, ``acc``), or None."""
+    if not spec.paper:
+        return None
+    raw = _load(PAPER_DIR / f"{spec.paper}.yaml", "paper")
+    return (raw.get("authors_logs") or {}).get(dataset)

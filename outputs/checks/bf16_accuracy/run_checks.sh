@@ -6,7 +6,6 @@ P=/work/main/.venv/bin/python
 export DCREPRO_DATA=/work/main/data DCREPRO_CACHE=/work/wt/checks/cache WANDB_MODE=disabled OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE
 OUT=/work/wt/checks/runs
 mkdir -p $OUT
-while kill -0 2502 2>/dev/null; do sleep 20; done  # the first run, started by the earlier runner (OMP_WAIT_POLICY unset)
 LOG=/work/wt/checks/progress.log
 run() {  # name, overrides...
   local name=$1; shift
