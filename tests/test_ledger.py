@@ -93,6 +93,12 @@ def test_stale_records_are_reported_and_left_out(tmp_path, capsys, fixture_profi
 
 def test_config_comparison_ignores_paths_logging_and_keys_only_one_side_has():
     assert differences({"a": 1, "logger": {"name": "csv"}, "old": 3}, {"a": 1, "new": 2}) == []
+    # a class whose module moved (#19's folders) is the same class; another class is not
+    moved = {"augment": [{"_target_": "src.augment.Rescale", "scale": 0.975}]}
+    now = {"augment": [{"_target_": "src.data.augment.Rescale", "scale": 0.975}]}
+    assert differences(moved, now) == []
+    other = {"augment": [{"_target_": "src.data.augment.ChannelShift", "scale": 0.975}]}
+    assert differences(moved, other) != []
     assert differences({"m": {"lr": 0.01, "x": [1, 2]}}, {"m": {"lr": 0.001, "x": [1, 2]}}) == [
         "m.lr: 0.01 → 0.001"
     ]

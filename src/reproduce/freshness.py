@@ -22,6 +22,25 @@ from src.reproduce.store import NON_SEMANTIC, canonical, override_key
 IGNORED = (*NON_SEMANTIC, "export", "run_dir", "hydra")
 
 
+# Config values that name code which moved without changing (a ``_target_``'s module): a
+# record's old name counts as the new one. Add a pair when a module moves; never for a change.
+MOVED_CODE = {"src.augment.": "src.data.augment."}  # #19's folders (augmentation → src/data/)
+
+
+def current_name(value: Any) -> Any:
+    """``value`` with a moved module's old name replaced by its new one (:data:`MOVED_CODE`),
+    inside lists and dicts too."""
+    if isinstance(value, list):
+        return [current_name(v) for v in value]
+    if isinstance(value, dict):
+        return {k: current_name(v) for k, v in value.items()}
+    if isinstance(value, str):
+        for old, new in MOVED_CODE.items():
+            if value.startswith(old):
+                return new + value[len(old) :]
+    return value
+
+
 def differences(record: Any, current: Any, path: str = "") -> list[str]:
     """``key: record → current`` for each value that differs at a key both sides have."""
     if isinstance(record, dict) and isinstance(current, dict):
@@ -31,7 +50,7 @@ def differences(record: Any, current: Any, path: str = "") -> list[str]:
                 continue
             out += differences(record[key], current[key], f"{path}{key}.")
         return out
-    if record == current:
+    if record == current or current_name(record) == current:
         return []
     return [f"{path.rstrip('.')}: {record!r} → {current!r}"]
 
