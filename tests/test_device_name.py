@@ -13,6 +13,7 @@ def fake_cuda(monkeypatch) -> list[int]:
     asked: list[int] = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # an Ampere+
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: asked.append(i) or f"GPU{i}")
     return asked
 
