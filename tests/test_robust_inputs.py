@@ -12,23 +12,15 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
-from tests.helpers.cli import assert_one_line_exit_2
+from tests.helpers.cli import assert_one_line_exit_2, run_cli
 from tests.helpers.configs import config
 
 QUICK = ("logger=none", "plots=false", "method=kmeans", "method.n_init=1")
 
 
-def module(name: str, *args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 120):
-    """``python -m NAME ARGS`` with the checkout first on PYTHONPATH."""
-    full_env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", name, *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def module(name: str, *args: str, timeout: int = 120, **kwargs) -> subprocess.CompletedProcess:
+    """``python -m NAME ARGS`` through :func:`tests.helpers.cli.run_cli`, within 120 s."""
+    return run_cli(*args, module=name, timeout=timeout, **kwargs)
 
 
 def harness(tmp_path: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -77,8 +77,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         kl_fit = float(kl_divergence(target_distribution(q), q))
         if val_data is not None:  # every sample gets a label: embed the held-out part too
             x_all = to_device(data.features(), device)
-            with autocast(fast.amp, device):  # the arithmetic of module.embed()
-                z = batched(module.encoder, x_all, fast.eval_batch_size).float()
+            z = module.encode(x_all)
             q = soft_assignment(z, module.centroids, module.alpha)
             held_out = torch.from_numpy(val_data.meta["index"]).to(device)
             q_val = q.index_select(0, held_out)

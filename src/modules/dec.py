@@ -104,12 +104,17 @@ class DECModule(L.LightningModule):
         self.stopped = False  # set by DECToleranceStop
 
     @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Embeddings of ``x`` in large batches, in the run's arithmetic (bf16 with ``amp``)."""
+        with autocast(self.fast.amp, x.device):
+            return batched(self.encoder, x, self.eval_batch_size).float()
+
+    @torch.no_grad()
     def embed(self) -> torch.Tensor:
         """Embeddings of every sample, in large batches."""
         if self.fixed_z is not None:
             return self.fixed_z
-        with autocast(self.fast.amp, self.x.device):
-            return batched(self.encoder, self.x, self.eval_batch_size).float()
+        return self.encode(self.x)
 
     @torch.no_grad()
     def soft_all(self) -> torch.Tensor:
