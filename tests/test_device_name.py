@@ -48,3 +48,24 @@ def test_result_json_names_the_method_s_device(tmp_path, monkeypatch):
     monkeypatch.setattr(kmeans, "run", run_on("cuda"))
     result = run_in_process(tmp_path / "b", "trainer=auto", "dataset.subset=200")
     assert result["device"] == "GPU0"
+
+
+def test_commit_without_git_comes_from_dcrepro_commit(monkeypatch):
+    """A tree copied to a GPU machine has no git: the commit prepared here names it."""
+    import subprocess
+
+    from src.recording import provenance
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    try:
+        provenance.git_commit.cache_clear()
+        monkeypatch.delenv("DCREPRO_COMMIT", raising=False)
+        assert provenance.git_commit() == "unknown"
+        provenance.git_commit.cache_clear()
+        monkeypatch.setenv("DCREPRO_COMMIT", "c344ffa0")
+        assert provenance.git_commit() == "c344ffa0"
+    finally:
+        provenance.git_commit.cache_clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import os
 import platform
 import subprocess
 import time
@@ -21,7 +22,9 @@ def git_commit() -> str:
     """The checked-out commit, with ``-dirty`` when the tree has uncommitted changes.
 
     Read once per process: a long-lived worker running many runs keeps reporting the commit
-    whose code it loaded, even if the checkout moves on meanwhile.
+    whose code it loaded, even if the checkout moves on meanwhile. Where the tree has no git
+    (a copy sent to a rented GPU machine), ``DCREPRO_COMMIT`` names it: ``scripts/gpu_prepare.sh``
+    writes it into ``.gpu/commit`` here and ``scripts/gpu_session.sh`` exports it there.
     """
     try:
         sha = subprocess.run(
@@ -36,7 +39,7 @@ def git_commit() -> str:
         ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("DCREPRO_COMMIT") or "unknown"
 
 
 def device_name(device: Any = None) -> str:
