@@ -9,7 +9,8 @@
 # Environment: GPU_TESTS=0 skips the tests; PARALLEL=1 starts the commands together, with the
 # tests beside them (they no longer gate the commands: a lease is too short to wait; give each
 # command its own --store); CARRY_SAE=1 also sends the SAE cache back as $OUT/sae_cache.tgz.NN
-# parts (15 MiB each, newest SAEs first, at most SAE_MAX_MB=45 MiB).
+# parts (15 MiB each, newest SAEs first, at most SAE_MAX_MB=45 MiB); TESTS_TIMEOUT=900 (s) bounds
+# the tests.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .gpu/whl/*.whl || exit 1
@@ -44,7 +45,7 @@ pack() {
     fi
 }
 
-TESTS=(python3 -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py tests/test_dac_fast.py
+TESTS=(timeout "${TESTS_TIMEOUT:-900}" python3 -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py tests/test_dac_fast.py
        tests/test_seed_batch.py)
 status=0
 if [ "${PARALLEL:-0}" = 1 ]; then
