@@ -138,6 +138,8 @@ def python_without(tmp_path: Path, hidden: tuple[str, ...]) -> tuple[Path, Path]
             (folder / entry.name).symlink_to(entry)
 
     for root in map(Path, site.getsitepackages()):
+        if not root.is_dir():  # e.g. a venv's .../local/lib/python3.12/dist-packages, never made
+            continue
         for entry in root.iterdir():
             if entry.suffix != ".pth" and not entry.name.startswith("__"):
                 link(entry, only if entry.name.lower().startswith(hidden) else deps)

@@ -148,7 +148,17 @@ def test_seed_batch_option_and_jobs():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_graph_stack_equals_seeds_alone_on_the_gpu():
     """The CUDA-graph path with per-seed dropout generators: 3 seeds as one replayed graph give
-    each seed's own training (eager, alone) up to float rounding."""
+    each seed's own training (eager, alone) up to float rounding: in fp32, so TF32 (which an
+    earlier run in this process may have switched on) is off here."""
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        _graph_stack_equals_seeds_alone()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+
+
+def _graph_stack_equals_seeds_alone() -> None:
     device, seeds = torch.device("cuda"), [0, 1, 2]
     cfg = OmegaConf.merge(PAPER, {"batch_size": 64, "lr_step": 40})
     x = torch.rand(500, 20, generator=torch.Generator().manual_seed(0)).to(device)
