@@ -4,8 +4,8 @@
 # installs the carried wheels, points the data root at the carried caches, restores carried
 # pretrained SAEs (.gpu/sae/), runs the CUDA tests (`pytest -m gpu`; a failure stops the session
 # before any command), runs each command in turn (logs under $OUT), and packs outputs/ (tables,
-# figures, bench, the results store, the session's logs) into $OUT/results.tar.gz, whatever
-# finished.
+# figures, bench, the results store with DAC's resume states, the session's logs) into
+# $OUT/results.tar.gz, whatever finished.
 # Environment: GPU_TESTS=0 skips the tests; PARALLEL=1 starts the commands together, with the
 # tests beside them (they no longer gate the commands: a lease is too short to wait; give each
 # command its own --store); CARRY_SAE=1 also sends the SAE cache back as $OUT/sae_cache.tgz.NN
@@ -15,7 +15,7 @@ set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .gpu/whl/*.whl || exit 1
 export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 WANDB_MODE=disabled DCREPRO_DATA="$PWD/.gpu/data"
-export DCREPRO_COMMIT="${DCREPRO_COMMIT:-$(cat .gpu/commit 2>/dev/null)}"  # the copy has no git
+export DCREPRO_COMMIT="${DCREPRO_COMMIT:-$(cat .gpu/commit 2>/dev/null)}"  # its git is absent or stale
 OUT="${OUT:-/tmp/out}"
 CACHE="${DCREPRO_CACHE:-outputs/cache}"
 LOGS=outputs/gpu_session  # packed with the results
@@ -29,8 +29,11 @@ say "commit ${DCREPRO_COMMIT:-unknown}; $(nvidia-smi -L 2>/dev/null | head -1)"
 
 pack() {
     cp "$OUT/session.log" "$LOGS/" 2>/dev/null
-    tar -czf "$OUT/results.tar.gz" --exclude='outputs/cache' --exclude='*.npy' --exclude='*.pt' \
-        --exclude='assignments.csv' outputs
+    # no checkpoints or arrays, but DAC's per-epoch resume states (≈ 4 MB a run): unpacked here
+    # and carried to the next window (carry: outputs/store_dac), an unfinished DAC run goes on
+    find outputs -path outputs/cache -prune -o -type f \( -name dac_resume.pt -o \( \
+        ! -name '*.pt' ! -name '*.npy' ! -name assignments.csv \) \) -print \
+        | tar -czf "$OUT/results.tar.gz" -T -
     if [ "${CARRY_SAE:-0}" = 1 ]; then
         local budget=$(( ${SAE_MAX_MB:-45} * 1024 * 1024 )) total=0 files=()
         while IFS= read -r f; do  # newest first, within the budget

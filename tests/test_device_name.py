@@ -50,8 +50,9 @@ def test_result_json_names_the_method_s_device(tmp_path, monkeypatch):
     assert result["device"] == "GPU0"
 
 
-def test_commit_without_git_comes_from_dcrepro_commit(monkeypatch):
-    """A tree copied to a GPU machine has no git: the commit prepared here names it."""
+def test_dcrepro_commit_names_the_commit_before_git(monkeypatch):
+    """A tree copied to a GPU machine has no git, or a stale one: the commit prepared here
+    names it."""
     import subprocess
 
     from src.recording import provenance
@@ -67,5 +68,9 @@ def test_commit_without_git_comes_from_dcrepro_commit(monkeypatch):
         provenance.git_commit.cache_clear()
         monkeypatch.setenv("DCREPRO_COMMIT", "c344ffa0")
         assert provenance.git_commit() == "c344ffa0"
+        monkeypatch.undo()  # git back: the variable still wins over it
+        monkeypatch.setenv("DCREPRO_COMMIT", "1a9f71a0")
+        provenance.git_commit.cache_clear()
+        assert provenance.git_commit() == "1a9f71a0"
     finally:
         provenance.git_commit.cache_clear()

@@ -22,10 +22,14 @@ def git_commit() -> str:
     """The checked-out commit, with ``-dirty`` when the tree has uncommitted changes.
 
     Read once per process: a long-lived worker running many runs keeps reporting the commit
-    whose code it loaded, even if the checkout moves on meanwhile. Where the tree has no git
-    (a copy sent to a rented GPU machine), ``DCREPRO_COMMIT`` names it: ``scripts/gpu_prepare.sh``
-    writes it into ``.gpu/commit`` here and ``scripts/gpu_session.sh`` exports it there.
+    whose code it loaded, even if the checkout moves on meanwhile. ``DCREPRO_COMMIT``, where
+    set, names it instead: a copy of the tree sent to a rented GPU machine has no git, or a
+    stale one (seen: the session's first commit, with the later ones as "-dirty");
+    ``scripts/gpu_prepare.sh`` writes the commit into ``.gpu/commit`` here and
+    ``scripts/gpu_session.sh`` exports it there.
     """
+    if named := os.environ.get("DCREPRO_COMMIT"):
+        return named
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
@@ -39,7 +43,7 @@ def git_commit() -> str:
         ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("DCREPRO_COMMIT") or "unknown"
+        return "unknown"
 
 
 def device_name(device: Any = None) -> str:
