@@ -24,7 +24,7 @@ for ds in $DATASETS; do
         *) echo "unknown data set '$ds' in DATASETS; choose from: mnist fashion_mnist" >&2; exit 2 ;;
     esac
 done
-# the commit this tree is (the copy sent there has no git): gpu_session.sh exports it as
+# the commit this tree is (the copy sent there has no git, or a stale one): gpu_session.sh exports it as
 # DCREPRO_COMMIT, which the run records name
 commit="$(git rev-parse HEAD)"
 [ -n "$(git status --porcelain --untracked-files=no)" ] && commit="$commit-dirty"

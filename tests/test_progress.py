@@ -62,3 +62,32 @@ def test_chunked_phase_counts_iterations_and_advances_the_run_eta():
     assert eta.phases["pretrain_layer2"].done == 400
     bar.on_train_end(bar._trainer, None)
     assert eta.phases["pretrain_layer2"].iterations == 400  # ended early: the rest is dropped
+
+
+def test_background_run_logs_its_progress(caplog):
+    """No terminal watching: each chunk's end past ``report_every_s`` writes a progress line
+    (phase, iterations done of planned, percent) to the log; a terminal's bar writes none."""
+    import logging
+
+    loader = SimpleNamespace(dataset=[(0, 200), (200, 200), (400, 100)])
+    trainer = SimpleNamespace(
+        train_dataloader=loader, max_steps=-1, is_global_zero=True, current_epoch=0,
+        progress_bar_metrics={}, loggers=[],
+    )  # fmt: skip
+    lines = []
+    for every in (0.0, 3600.0):
+        bar = PhaseProgressBar("pretrain_finetune", report_every_s=every)
+        bar._trainer = trainer
+        bar.disable()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="dcrepro"):
+            bar.on_train_start(trainer, None)
+            for chunk in loader.dataset:
+                bar.on_train_batch_end(trainer, None, None, chunk, 0)
+        lines.append([r.getMessage() for r in caplog.records])
+    assert lines[0] == [
+        "SAE fine-tune: 200/500 it (40 %)",
+        "SAE fine-tune: 400/500 it (80 %)",
+        "SAE fine-tune: 500/500 it (100 %)",
+    ]
+    assert lines[1] == []  # not yet an hour

@@ -1,15 +1,21 @@
 """Lightning's Rich progress bar, labelled with the run's phase instead of ``Epoch 0/0``,
-counting optimiser iterations (not Lightning's chunks) and showing the run's ETA."""
+counting optimiser iterations (not Lightning's chunks) and showing the run's ETA; where no
+terminal watches (a background run), a progress line in the log every minute instead."""
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
+import time
 from typing import Any
 
 from lightning.pytorch.callbacks import RichProgressBar
 
 from src.engine.run_eta import RunETA
+
+REPORT_EVERY_S = 60.0  # a background run's progress line in the log, at most this often
+log = logging.getLogger("dcrepro")
 
 
 def phase_label(phase: str) -> str:
@@ -47,13 +53,25 @@ class PhaseProgressBar(RichProgressBar):
     speed read in iterations whatever ``fast.steps_per_call`` is. Rich's columns add elapsed
     time, the phase's time remaining and speed; the description adds the run's ETA
     (``src.engine.run_eta``) once the run has planned phases, and each phase's end writes it to
-    ``run.log``.
+    ``run.log``. ``report_every_s``: a chunked phase's ``done/total it (%); ETA`` line in the
+    log at most this often; by default every minute when stderr is no terminal (a background
+    run's log has no live bar), never on a terminal.
     """
 
-    def __init__(self, phase: str, eta: RunETA | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        phase: str,
+        eta: RunETA | None = None,
+        report_every_s: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.phase = phase
         self.eta = eta
+        if report_every_s is None and not sys.stderr.isatty():
+            report_every_s = REPORT_EVERY_S
+        self.report_every_s = report_every_s
+        self._last_report = time.monotonic()
 
     @property
     def total_train_batches(self) -> int | float:
@@ -64,6 +82,7 @@ class PhaseProgressBar(RichProgressBar):
         super().on_train_start(trainer, pl_module)
         if self.eta is not None:
             self.eta.start(self.phase)
+        self._last_report = time.monotonic()
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
@@ -74,6 +93,7 @@ class PhaseProgressBar(RichProgressBar):
             return
         if self.eta is not None:
             self.eta.advance(self.phase, end)
+        self._report(end)
         if not self.is_disabled and self.train_progress_bar_id is None:
             self._initialize_train_progress_bar_id()
         if self.progress is not None and self.train_progress_bar_id is not None:
@@ -87,8 +107,27 @@ class PhaseProgressBar(RichProgressBar):
         if self.eta is not None:
             self.eta.stop(self.phase)
             if (left := self.eta.describe()) is not None:
-                logging.getLogger("dcrepro").info("%s: done; %s", self.phase, left)
+                log.info("%s: done; %s", self.phase, left)
         super().on_train_end(trainer, pl_module)
+
+    def _report(self, done: int) -> None:
+        """The log's progress line (see ``report_every_s``)."""
+        if self.report_every_s is None:
+            return
+        now = time.monotonic()
+        if now - self._last_report < self.report_every_s:
+            return
+        self._last_report = now
+        total = planned_iterations(self.trainer) or done
+        left = self.eta.describe() if self.eta is not None else None
+        log.info(
+            "%s: %s/%s it (%d %%)%s",
+            phase_label(self.phase),
+            f"{done:,}",
+            f"{total:,}",
+            100 * done // max(total, 1),
+            f"; {left}" if left else "",
+        )
 
     def _get_train_description(self, current_epoch: int) -> str:
         trainer = self.trainer
