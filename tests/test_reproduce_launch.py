@@ -19,12 +19,15 @@ from tests.helpers import REPO
 from tests.helpers.harness import harness
 
 PROBE = """
+import logging
 import time
 
 from src.methods.kmeans import run as _kmeans
+from src.recording.provenance import PROGRESS
 
 
 def run(cfg, data, ctx):  # k-means, reachable only through PYTHONPATH
+    logging.getLogger("dcrepro").info("probe: halfway", extra=PROGRESS)
     return _kmeans(cfg, data, ctx)
 
 
@@ -56,6 +59,12 @@ def test_runs_import_what_only_the_callers_pythonpath_reaches(tmp_path, probe_pa
     assert "[1/1] done: ACC" in proc.stdout
     (result,) = (tmp_path / "store").glob("*/seed0/result.json")
     assert json.loads(result.read_text())["metrics"]["acc"] > 0.5
+    run_log = (result.parent / "run.log").read_text()  # the run's own log, whichever launcher
+    assert "python -m src.run" in run_log and re.search(r"kmeans: finished in [\d.]+ s", run_log)
+    assert "probe: halfway" in run_log
+    if launcher == "batch":  # the worker relays progress lines: the harness log shows the course
+        assert re.search(r"\n    probe: halfway \| .*seed=0\n", proc.stdout), proc.stdout
+        assert "kmeans: finished" not in proc.stdout  # a short phase's line stays in run.log
 
 
 def _gone(pid: int) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from lightning.pytorch.callbacks import RichProgressBar
 
 from src.engine.run_eta import RunETA
+from src.recording.provenance import PROGRESS
 
 REPORT_EVERY_S = 60.0  # a background run's progress line in the log, at most this often
 log = logging.getLogger("dcrepro")
@@ -127,6 +128,7 @@ class PhaseProgressBar(RichProgressBar):
             f"{total:,}",
             100 * done // max(total, 1),
             f"; {left}" if left else "",
+            extra=PROGRESS,
         )
 
     def _get_train_description(self, current_epoch: int) -> str:

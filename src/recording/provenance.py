@@ -15,6 +15,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("dcrepro")
+PROGRESS = {"progress": True}  # ``extra=`` of a progress line: the batch harness relays it
+LONG_PHASE_S = 60.0  # a phase at least this long relays its "finished" line too
 
 
 @functools.cache
@@ -90,7 +92,8 @@ class PhaseTimer:
         finally:
             seconds = time.perf_counter() - start
             self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
-            log.info("%s: finished in %.1f s", phase, seconds)
+            extra = PROGRESS if seconds >= LONG_PHASE_S else None
+            log.info("%s: finished in %.1f s", phase, seconds, extra=extra)
 
     @property
     def total(self) -> float:

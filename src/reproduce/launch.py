@@ -133,6 +133,10 @@ class Progress:
             f"[{self.count}/{self.total}] {'done' if ok else 'FAILED'}: {message} | {run.label}"
         )
 
+    def note(self, message: str, run: Run) -> None:
+        """A running run's phase or progress line (the batch worker relays them)."""
+        self.say(f"    {message} | {run.label}")
+
 
 @dataclass
 class _LocalSlot:
@@ -163,7 +167,8 @@ def run_local(
         ovr = list(run.overrides)
         run_dir = store.run_dir(ovr, run.seed)
         cmd = [sys.executable, "-m", "src.run", *ovr, f"hydra.run.dir={run_dir}"]
-        log = open(run_dir / "run.log", "w")
+        (run_dir / "run.log").write_text("")  # a fresh log, shared with the run's Hydra job log:
+        log = open(run_dir / "run.log", "a")  # both append, neither overwrites the other's lines
         proc = _popen(cmd, jobs, stdout=log, stderr=subprocess.STDOUT)
         started.append(proc)
         store.log("start", ovr, run.seed, pid=proc.pid, **info)
@@ -295,6 +300,9 @@ def run_batch(
                 while b"\n" in worker.buffer and worker.run is not None:
                     line, worker.buffer = worker.buffer.split(b"\n", 1)
                     report = json.loads(line)
+                    if report["status"] == "progress":
+                        progress.note(report["message"], worker.run)
+                        continue
                     progress.report(report["status"] == "done", report["message"], worker.run)
                     feed(worker)
     except BaseException:
