@@ -90,7 +90,12 @@ def summary_line(name: str, result: dict[str, Any], data: ClusterData, k: int, s
 def execute(cfg: DictConfig) -> dict[str, Any]:
     """Load data, run the configured method, evaluate, and write ``result.json``."""
     from src.recording.export import export_run
-    from src.recording.plots import confusion_png
+    from src.recording.plots import (
+        CONFUSION_FILE,
+        confusion_counts,
+        confusion_png,
+        write_confusion_csv,
+    )
     from src.recording.summary import print_summary
     from src.recording.tracking import close_logger, logger_location, make_logger
 
@@ -166,9 +171,10 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
             )
         if cfg.plots and data.y is not None:
             with timer("plots"):
-                outputs["confusion"] = str(
-                    confusion_png(data.y, out.labels, run_dir / "confusion.png", title)
-                )
+                counts = confusion_counts(data.y, out.labels)
+                counts_csv = write_confusion_csv(counts, run_dir / CONFUSION_FILE)
+                outputs["confusion_counts"] = str(counts_csv)
+                outputs["confusion"] = str(confusion_png(counts, run_dir / "confusion.png", title))
         figures = {
             fig: outputs[key]
             for fig, key in (("confusion", "confusion"), ("embedding", "embedding_2d"))

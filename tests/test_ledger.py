@@ -41,7 +41,8 @@ def test_aggregate_only_from_the_ledger_is_deterministic(tmp_path, capsys, fixtu
     first, _ = aggregate(tmp_path, capsys)
     second, _ = aggregate(tmp_path, capsys)
     assert set(first) >= {"tables/dec_table2.md", "tables/dec_table2.csv", "tables/dac_table2.md",
-                          "figures/dac_table2_mnist_dac_history.png"}  # fmt: skip
+                          "figures/dac_table2_mnist_dac_history.png",
+                          "figures/dec_table2_mnist_confusion.png"}  # fmt: skip
     tables = [name for name in first if name.startswith("tables/")]
     assert all(first[n] == second[n] for n in tables)  # byte-identical
     assert not (tmp_path / "no-store").exists()  # no store needed, none made
@@ -132,15 +133,20 @@ def test_harness_skips_runs_the_ledger_holds_and_reruns_stale_ones(tmp_path):
                                   "result.json").read_bytes()  # fmt: skip
         command = json.loads((p.parent / "run.json").read_text())["command"]
         assert command.startswith("python -m scripts.reproduce ") and "--profile smoke" in command
+        counts = p.parent / "confusion.csv"  # the confusion matrix's counts come along
+        assert counts.read_bytes() == (tmp_path / "store" / p.parent.parent.name / p.parent.name /
+                                       "confusion.csv").read_bytes()  # fmt: skip
     assert not list(ledger.rglob("*.npy")) and not list(ledger.rglob("*.png"))
 
-    # a fresh clone: the ledger, no store: nothing to run
+    # a fresh clone: the ledger, no store: nothing to run; the confusion figure from the ledger
     shutil.rmtree(tmp_path / "store")
+    shutil.rmtree(tmp_path / "out" / "figures")
     again = harness(tmp_path, *args)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "2 already done (2 in the ledger" in again.stdout and "0 to run" in again.stdout
     assert results(tmp_path / "store") == []
     assert "| kmeans |" in (tmp_path / "out" / "tables" / "dec_table2.md").read_text()
+    assert (tmp_path / "out" / "figures" / "dec_table2_digits_confusion.png").stat().st_size > 5000
 
     # a record of an older results class is reported, run again and replaced
     stale = json.loads(records[1].read_text())

@@ -377,6 +377,7 @@ RUN_OUTPUTS = (
     "embeddings.npy",
     "embedding_2d.png",
     "confusion.png",
+    "confusion.csv",
     "run.log",
 )
 

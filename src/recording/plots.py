@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from src.core.errors import UserError  # noqa: E402
 from src.core.export_options import PROJECTIONS, umap_available  # noqa: E402
@@ -22,30 +24,50 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def confusion_png(y_true: np.ndarray, y_pred: np.ndarray, path: Path, title: str) -> Path:
-    """Clusters (rows, ordered by their best-matching class) against true classes."""
+CONFUSION_FILE = "confusion.csv"  # the counts behind confusion.png (the ledger keeps them)
+
+
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
+    """Counts of clusters (rows, ordered by their best-matching class) × true classes."""
     table, clusters, classes = contingency(y_true, y_pred)
     order = np.argsort(table.argmax(axis=1), kind="stable")
-    table, clusters = table[order], clusters[order]
-    fig, ax = plt.subplots(figsize=(1 + 0.45 * len(classes), 1 + 0.4 * len(clusters)))
+    index = pd.Index([str(c) for c in clusters[order]], name="cluster")
+    return pd.DataFrame(table[order], index=index, columns=[str(c) for c in classes])
+
+
+def write_confusion_csv(counts: pd.DataFrame, path: Path) -> Path:
+    """``counts`` as CSV: a ``cluster`` column, then one column per true class."""
+    atomic_write(path, lambda tmp: counts.to_csv(tmp))
+    return path
+
+
+def read_confusion_csv(path: Path) -> pd.DataFrame:
+    """A table :func:`write_confusion_csv` wrote (labels as strings, counts as integers)."""
+    counts = pd.read_csv(path, index_col="cluster", dtype={"cluster": str})
+    return counts.astype(np.int64)
+
+
+def draw_confusion(ax: Any, counts: pd.DataFrame, title: str) -> None:
+    """Clusters against true classes on ``ax``, each cell's count written in when they fit."""
+    table = counts.to_numpy()
     ax.imshow(table, cmap="Blues")
-    ax.set_xticks(range(len(classes)), [str(c) for c in classes])
-    ax.set_yticks(range(len(clusters)), [str(c) for c in clusters])
+    ax.set_xticks(range(table.shape[1]), list(counts.columns))
+    ax.set_yticks(range(table.shape[0]), list(counts.index))
     ax.set_xlabel("true class")
     ax.set_ylabel("cluster")
     ax.set_title(title, fontsize=9)
     if table.size <= 400:
         hi = table.max()
         for (i, j), v in np.ndenumerate(table):
-            ax.text(
-                j,
-                i,
-                str(v),
-                ha="center",
-                va="center",
-                fontsize=6,
-                color="white" if v > hi / 2 else "black",
-            )
+            colour = "white" if v > hi / 2 else "black"
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color=colour)
+
+
+def confusion_png(counts: pd.DataFrame, path: Path, title: str) -> Path:
+    """:func:`draw_confusion` as a figure of its own."""
+    rows, cols = counts.shape
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * cols, 1 + 0.4 * rows))
+    draw_confusion(ax, counts, title)
     return _save(fig, path)
 
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from src.core.io_utils import atomic_write  # noqa: E402
+from src.recording.plots import CONFUSION_FILE, draw_confusion, read_confusion_csv  # noqa: E402
 from src.reproduce.aggregate import METRIC_NAMES, TableResult  # noqa: E402
 from src.reproduce.spec import authors_log  # noqa: E402
 
@@ -142,21 +143,49 @@ def dac_histories(result: TableResult, dataset: str) -> dict[str, Path]:
     return out
 
 
-def grid_figure(images: dict[str, Path], path: Path, title: str) -> Path | None:
-    """The runs' own PNGs (confusion.png, embedding_2d.png) side by side."""
-    found = {k: p for k, p in images.items() if p.is_file()}
-    if not found:
+def grid_figure(panels: dict[str, Path], path: Path, title: str) -> Path | None:
+    """The runs' own figures side by side: a PNG as it is, a ``confusion.csv`` drawn anew."""
+    if not panels:
         return None
-    cols = min(len(found), 3)
-    rows = math.ceil(len(found) / cols)
+    cols = min(len(panels), 3)
+    rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.6 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (name, p) in zip(axes.flat, found.items(), strict=False):
-        ax.imshow(mpimg.imread(p))
-        ax.set_title(name, fontsize=9)
+    for ax, (name, p) in zip(axes.flat, panels.items(), strict=False):
+        if p.suffix == ".csv":
+            ax.axis("on")
+            draw_confusion(ax, read_confusion_csv(p), name)
+        else:
+            ax.imshow(mpimg.imread(p))
+            ax.set_title(name, fontsize=9)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+def best_with(result: TableResult, dataset: str, files: tuple[str, ...]) -> dict[str, Path]:
+    """Per method (and sweep value), the best finished seed that kept one of ``files`` (tried
+    in order, in its ledger record, then its store directory): ``{"dec (seed 4)": path}``."""
+    rec = result.records
+    if rec.empty:
+        return {}
+    primary = result.spec.metrics[0]
+    done = rec[(rec["dataset"] == dataset) & rec["finished"]]
+    out = {}
+    for (method, setting), g in done.groupby(["method", "setting"], dropna=False, sort=False):
+        name = method if _none(setting) else f"{method} {result.spec.sweep['label']}={setting}"
+        ranked = g.assign(_score=g[primary].astype(float)).sort_values(
+            "_score", ascending=False, na_position="last", kind="stable"
+        )
+        for _, r in ranked.iterrows():
+            dirs = [
+                Path(r[c]) for c in ("record_dir", "run_dir") if isinstance(r.get(c), str) and r[c]
+            ]
+            found = next((d / f for f in files for d in dirs if (d / f).is_file()), None)
+            if found is not None:
+                out[f"{name} (seed {r['seed']})"] = found
+                break
+    return out
 
 
 def best_runs(result: TableResult, dataset: str) -> dict[str, pd.Series]:
@@ -199,14 +228,14 @@ def dataset_figures(result: TableResult, dataset: str, figdir: Path) -> list[Pat
     made: list[Path | None] = []
     if "sweep" in spec.figures:
         made.append(sweep_figure(result, dataset, figdir / f"{stem}.png"))
-    for kind, file, what in (
-        ("confusion", "confusion.png", "confusion matrices"),
-        ("embedding", "embedding_2d.png", "2-D view of each embedding"),
+    for kind, files, what in (
+        ("confusion", (CONFUSION_FILE, "confusion.png"), "confusion matrices"),
+        ("embedding", ("embedding_2d.png",), "2-D view of each embedding"),
     ):
         if kind in spec.figures:
             path = figdir / f"{stem}_{kind}.png"
-            title = f"{spec.title}: {what} on {dataset} (best seed per row)"
-            drawn = grid_figure({k: d / file for k, d in best.items()}, path, title)
+            title = f"{spec.title}: {what} on {dataset} (per row: the best seed that kept one)"
+            drawn = grid_figure(best_with(result, dataset, files), path, title)
             made.append(_kept(drawn, path))
     if "dac_history" in spec.figures:
         records = best_run_dirs(result, dataset, "record_dir")

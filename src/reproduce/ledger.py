@@ -6,7 +6,8 @@
   commit, results class, device, precision, wall time, date, the ``src.run`` command);
 - ``run.json``: the run's canonical overrides, seed, config key, and the ``scripts.reproduce``
   command that ran it;
-- ``dac_history.csv``: DAC's per-epoch history, where the run wrote one.
+- ``dac_history.csv``: DAC's per-epoch history, where the run wrote one;
+- ``confusion.csv``: the counts behind its confusion matrix, where the run wrote one.
 
 ``key`` is the store's config key (:func:`src.reproduce.store.config_key`), so the path of a
 run never changes while its overrides stay the same, and every file is sorted, indented JSON or
@@ -27,7 +28,7 @@ from src.reproduce.store import Store, canonical, config_key, override_key
 
 RESULT = "result.json"
 RUN_INFO = "run.json"
-COPIED = ("dac_history.csv",)  # small per-run files copied beside result.json when present
+COPIED = ("dac_history.csv", "confusion.csv")  # small per-run files copied beside result.json
 
 
 def _choice(overrides: list[str], key: str) -> str:

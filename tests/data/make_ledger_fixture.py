@@ -13,7 +13,11 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from src.core.io_utils import atomic_write_json, atomic_write_text
+from src.recording.plots import confusion_counts, write_confusion_csv
 from src.recording.results_class import results_class
 from src.reproduce.spec import load_profile, load_table, plan
 from src.reproduce.store import canonical, config_key
@@ -78,6 +82,12 @@ def history() -> str:
     return out.getvalue()
 
 
+def confusion() -> pd.DataFrame:
+    """100 made-up points of 10 classes, every seventh put in the next class's cluster."""
+    y_true = np.arange(100) % 10
+    return confusion_counts(y_true, (y_true + (np.arange(100) % 7 == 0)) % 10)
+
+
 def main() -> None:
     from src.reproduce import spec as spec_module
 
@@ -94,6 +104,8 @@ def main() -> None:
                 "overrides": canonical(ovr), "seed": run.seed}  # fmt: skip
         if run.method == "dac":
             atomic_write_text(target / "dac_history.csv", history())
+        if run.method == "dec":
+            write_confusion_csv(confusion(), target / "confusion.csv")
         atomic_write_json(target / "run.json", info)
         atomic_write_json(target / "result.json", record(run.method, run.seed, ovr))
 
