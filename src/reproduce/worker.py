@@ -4,9 +4,10 @@ The harness writes one JSON job per line to the worker's stdin (overrides, seed,
 and reads one JSON line back per run; the worker ends at EOF. Each run is composed with Hydra's
 compose API from the same overrides a ``python -m src.run`` subprocess would get and executed by
 ``src.run.execute``, so its ``result.json`` is the same; only the imports (~10 s of torch,
-Lightning, W&B) are paid once. The run's own output and log lines go to ``<run_dir>/run.log``, stray output
-of libraries to the worker's stderr (``<store>/worker.log``), never into the replies. The worker
-dies with its parent (``src.reproduce.lifetime``).
+Lightning, W&B) are paid once. The run's own output and log lines go to ``<run_dir>/run.log``
+(its progress lines also to the harness, as replies), stray output of libraries to the worker's
+stderr (``<store>/worker.log``), never into the replies. The worker dies with its parent
+(``src.reproduce.lifetime``).
 """
 
 from __future__ import annotations
