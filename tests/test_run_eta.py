@@ -52,6 +52,25 @@ def test_one_kind_of_step_is_extrapolated_and_an_early_stop_drops_its_rest():
     assert eta.seconds_left() == 0
 
 
+def test_a_capped_phase_is_named_beside_the_estimate_not_summed_into_it():
+    eta = RunETA()
+    eta.plan("pretrain", 1000, 2.0)
+    eta.plan("dec", 200_000, 2.0, capped=True)  # stops by its tolerance long before the cap
+    eta.start("pretrain")
+    eta._current = ("pretrain", time.perf_counter() - 5.0)
+    eta.advance("pretrain", 500)  # 10 ms per iteration: 5 s of pretraining left
+    assert eta.seconds_left() == pytest.approx(5.0, rel=0.05)
+    assert eta.describe() == "run ≈ 0:05 left + dec until it stops, ≤ 33:20 at its cap"
+    _timed(eta, "pretrain", 1000, 10.0)
+    eta.start("dec")
+    eta._current = ("dec", time.perf_counter() - 1.0)
+    eta.advance("dec", 100)
+    assert eta.seconds_left() == 0
+    assert eta.describe().endswith("≤ 33:19 at its cap")
+    eta.stop("dec")  # stopped by its tolerance
+    assert eta.describe() == "run ≈ 0:00 left"
+
+
 def test_clock_and_chunk_end():
     assert clock(74.2) == "1:14" and clock(3725) == "1:02:05"
     assert chunk_end((100, 50)) == 150 and chunk_end([0, 1]) == 1

@@ -5,7 +5,10 @@ multiply-adds per iteration); the progress bar advances them chunk by chunk. The
 an iteration are modelled as ``a + b · work`` (a per-step overhead plus arithmetic), fitted
 by non-negative least squares to the phases seen so far, so the estimate sharpens as the run
 goes; it is shown once two kinds of step were timed (or the run plans only one kind).
-Phases without a plan (k-means, exports) are not counted.
+Phases without a plan (k-means, exports) are not counted. A phase that ends by its own
+stopping rule (DEC's label-change tolerance) plans only its safety cap: it is left out of the
+estimate and named beside it with its time at the cap, so a cap the run will likely never reach
+does not dominate the figure.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def clock(seconds: float) -> str:
 class PhaseWork:
     iterations: int  # planned
     work_per_iteration: float
+    capped: bool = False  # stops by its own rule; ``iterations`` is only a cap
     done: int = 0  # iterations finished
     seconds: float = 0.0  # wall seconds spent in the phase so far (finished chunks)
 
@@ -58,8 +62,11 @@ class RunETA:
     phases: dict[str, PhaseWork] = field(default_factory=dict)
     _current: tuple[str, float] | None = None  # the running phase and its start time
 
-    def plan(self, phase: str, iterations: int, work_per_iteration: float) -> None:
-        self.phases[phase] = PhaseWork(int(iterations), float(work_per_iteration))
+    def plan(
+        self, phase: str, iterations: int, work_per_iteration: float, capped: bool = False
+    ) -> None:
+        """Declare a phase; ``capped``: it stops by its own rule, ``iterations`` is its cap."""
+        self.phases[phase] = PhaseWork(int(iterations), float(work_per_iteration), capped)
 
     def start(self, phase: str) -> None:
         if phase in self.phases:
@@ -99,16 +106,30 @@ class RunETA:
         (a, b), _ = nnls(rows, np.ones(len(seen)))
         return float(a), float(b)
 
-    def seconds_left(self) -> float | None:
+    def _left(self, capped: bool) -> dict[str, float] | None:
+        """Seconds left per unfinished phase, of the capped phases or of the others."""
         model = self.cost_model()
         if model is None:
             return None
         a, b = model
-        return sum(
-            (w.iterations - w.done) * (a + b * w.work_per_iteration) for w in self.phases.values()
-        )
+        return {
+            name: (w.iterations - w.done) * (a + b * w.work_per_iteration)
+            for name, w in self.phases.items()
+            if w.capped == capped and w.iterations > w.done
+        }
+
+    def seconds_left(self) -> float | None:
+        """Seconds left in the phases of known length (capped phases excluded)."""
+        left = self._left(capped=False)
+        return None if left is None else sum(left.values())
 
     def describe(self) -> str | None:
-        """``run ≈ 0:14 left``, or ``None`` before any planned work is done."""
-        left = self.seconds_left()
-        return None if left is None else f"run ≈ {clock(left)} left"
+        """``run ≈ 0:14 left`` (``+ dec until it stops, ≤ 9:10 at its cap`` while a capped
+        phase is unfinished), or ``None`` before any planned work is done."""
+        left, capped = self.seconds_left(), self._left(capped=True)
+        if left is None or capped is None:
+            return None
+        text = f"run ≈ {clock(left)} left"
+        for name, seconds in capped.items():
+            text += f" + {name} until it stops, ≤ {clock(seconds)} at its cap"
+        return text

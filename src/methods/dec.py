@@ -34,7 +34,8 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
     fit_data, val_data = split_validation(data, m.get("validation_fraction"), ctx.seed)
     x = to_device(fit_data.features(), device)
     dims = sae_dims(x.shape[1], cfg.arch)
-    ctx.eta.plan("dec", int(m.max_iter), encoder_work(dims, int(m.batch_size)))
+    # DEC stops by its tolerance; max_iter is only a cap
+    ctx.eta.plan("dec", int(m.max_iter), encoder_work(dims, int(m.batch_size)), capped=True)
     pre = pretrained_sae(cfg, fit_data, x, ctx, fast)
 
     with ctx.timer("kmeans_init"):
