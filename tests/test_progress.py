@@ -91,3 +91,39 @@ def test_background_run_logs_its_progress(caplog):
         "SAE fine-tune: 500/500 it (100 %)",
     ]
     assert lines[1] == []  # not yet an hour
+
+
+def test_epoch_phase_logs_its_steps_in_the_epoch(caplog):
+    """DAC's phase is epoch-based (no chunk plan): a background run logs the steps done of the
+    epoch's, with the epoch of the module's ``max_epochs``."""
+    import logging
+
+    trainer = SimpleNamespace(
+        train_dataloader=None, num_training_batches=4, current_epoch=2, max_steps=-1,
+        is_global_zero=True, progress_bar_metrics={}, loggers=[],
+        lightning_module=SimpleNamespace(max_epochs=20),
+    )  # fmt: skip
+    bar = PhaseProgressBar("dac", report_every_s=0.0)
+    bar._trainer = trainer
+    bar.disable()
+    with caplog.at_level(logging.INFO, logger="dcrepro"):
+        for step in range(0, 4, 2):
+            bar.on_train_batch_end(trainer, None, None, step, step)
+    assert [r.getMessage() for r in caplog.records] == [
+        "DAC epoch 3/20: 1/4 steps (25 %)",
+        "DAC epoch 3/20: 3/4 steps (75 %)",
+    ]
+    assert all(getattr(r, "progress", False) for r in caplog.records)  # relayed by the harness
+
+
+def test_dac_epoch_line_by_hand():
+    from src.callbacks.dac import HISTORY_FIELDS, epoch_line
+
+    row = dict.fromkeys(HISTORY_FIELDS, None) | {"epoch": 0, "upper": 0.99, "lower": 0.8}
+    assert epoch_line(row) == "DAC epoch 0: next u 0.9900 l 0.8000"
+    row |= {"epoch": 3, "acc": 0.98391, "nmi": 0.9548, "ari": 0.96454, "loss": 0.12344}
+    row |= {"selected_fraction": 0.4123, "upper": 0.9425, "lower": 0.8475}
+    assert epoch_line(row) == (
+        "DAC epoch 3: ACC 0.9839 NMI 0.9548 ARI 0.9645 · selected 41.2 % · loss 0.1234"
+        " · next u 0.9425 l 0.8475"
+    )

@@ -89,12 +89,17 @@ class PhaseProgressBar(RichProgressBar):
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         end = chunk_end(batch) if planned_iterations(trainer) is not None else None
-        if end is None:
+        if end is None:  # an epoch-based phase (DAC): its steps within the current epoch
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            total = trainer.num_training_batches
+            if isinstance(total, int):
+                self._report(
+                    batch_idx + 1, total, self._epoch_label(trainer.current_epoch), "steps"
+                )
             return
         if self.eta is not None:
             self.eta.advance(self.phase, end)
-        self._report(end)
+        self._report(end, planned_iterations(trainer) or end, phase_label(self.phase), "it")
         if not self.is_disabled and self.train_progress_bar_id is None:
             self._initialize_train_progress_bar_id()
         if self.progress is not None and self.train_progress_bar_id is not None:
@@ -111,7 +116,7 @@ class PhaseProgressBar(RichProgressBar):
                 log.info("%s: done; %s", self.phase, left)
         super().on_train_end(trainer, pl_module)
 
-    def _report(self, done: int) -> None:
+    def _report(self, done: int, total: int, label: str, unit: str) -> None:
         """The log's progress line (see ``report_every_s``)."""
         if self.report_every_s is None:
             return
@@ -119,17 +124,23 @@ class PhaseProgressBar(RichProgressBar):
         if now - self._last_report < self.report_every_s:
             return
         self._last_report = now
-        total = planned_iterations(self.trainer) or done
         left = self.eta.describe() if self.eta is not None else None
         log.info(
-            "%s: %s/%s it (%d %%)%s",
-            phase_label(self.phase),
+            "%s: %s/%s %s (%d %%)%s",
+            label,
             f"{done:,}",
             f"{total:,}",
+            unit,
             100 * done // max(total, 1),
             f"; {left}" if left else "",
             extra=PROGRESS,
         )
+
+    def _epoch_label(self, current_epoch: int) -> str:
+        """``DAC epoch 3/20`` (``max_epochs`` of the module, if it has one)."""
+        epochs = getattr(self.trainer.lightning_module, "max_epochs", None)  # DAC's epoch cap
+        label = f"{phase_label(self.phase)} epoch {current_epoch + 1}"
+        return f"{label}/{epochs}" if isinstance(epochs, int) and epochs > 0 else label
 
     def _get_train_description(self, current_epoch: int) -> str:
         trainer = self.trainer
@@ -138,10 +149,7 @@ class PhaseProgressBar(RichProgressBar):
         if iterations is not None:
             left = self.eta.describe() if self.eta is not None else None
             return f"{label} · {iterations:,} it" + (f" · {left}" if left else "")
-        epochs = getattr(trainer.lightning_module, "max_epochs", None)  # DAC's epoch cap
-        if isinstance(epochs, int) and epochs > 0:
-            return f"{label} epoch {current_epoch + 1}/{epochs}"
-        return f"{label} epoch {current_epoch + 1}"
+        return self._epoch_label(current_epoch)
 
     def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)
