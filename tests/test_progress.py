@@ -114,6 +114,17 @@ def test_epoch_phase_logs_its_steps_in_the_epoch(caplog):
         "DAC epoch 3/20: 3/4 steps (75 %)",
     ]
     assert all(getattr(r, "progress", False) for r in caplog.records)  # relayed by the harness
+    # several optimiser steps per call (DAC on CUDA): the count is in steps, capped at the epoch's
+    trainer.lightning_module = SimpleNamespace(
+        max_epochs=20, inner_steps=3, steps_per_epoch=lambda: 10
+    )
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="dcrepro"):
+        for step in range(4):
+            bar.on_train_batch_end(trainer, None, None, step, step)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"DAC epoch 3/20: {done}/10 steps ({10 * done} %)" for done in (3, 6, 9, 10)
+    ]
 
 
 def test_dac_epoch_line_by_hand():

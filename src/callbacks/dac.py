@@ -119,7 +119,9 @@ class DACThresholdStop(L.Callback):
 
     def _record(self, trainer: L.Trainer, row: dict[str, Any]) -> None:
         self.history.append(row)
-        log.info("%s", epoch_line(row), extra=PROGRESS)
+        writer = getattr(trainer, "is_global_zero", True)  # DDP: one process logs and writes
+        if writer:
+            log.info("%s", epoch_line(row), extra=PROGRESS)
         logged = {
             f"dac/{k}": float(v)
             for k, v in row.items()
@@ -128,9 +130,7 @@ class DACThresholdStop(L.Callback):
         if trainer.logger is not None and logged:
             logged["dac/epoch"] = float(row["epoch"])
             trainer.logger.log_metrics(logged, step=row["step"])
-        if self.csv_path is not None and getattr(
-            trainer, "is_global_zero", True
-        ):  # DDP: one process writes
+        if self.csv_path is not None and writer:
             self.write_csv()
 
     def write_csv(self) -> None:

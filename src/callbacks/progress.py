@@ -88,18 +88,21 @@ class PhaseProgressBar(RichProgressBar):
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        end = chunk_end(batch) if planned_iterations(trainer) is not None else None
-        if end is None:  # an epoch-based phase (DAC): its steps within the current epoch
+        planned = planned_iterations(trainer)
+        end = chunk_end(batch) if planned is not None else None
+        if end is None:  # an epoch-based phase (DAC): its optimiser steps in the current epoch
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-            total = trainer.num_training_batches
-            if isinstance(total, int):
-                self._report(
-                    batch_idx + 1, total, self._epoch_label(trainer.current_epoch), "steps"
-                )
+            calls = trainer.num_training_batches
+            if isinstance(calls, int):
+                module = trainer.lightning_module  # DAC: ``inner_steps`` steps per call
+                per_call = int(getattr(module, "inner_steps", 1))
+                total = int(getattr(module, "steps_per_epoch", lambda: calls * per_call)())
+                done = min((batch_idx + 1) * per_call, total)
+                self._report(done, total, self._epoch_label(trainer.current_epoch), "steps")
             return
         if self.eta is not None:
             self.eta.advance(self.phase, end)
-        self._report(end, planned_iterations(trainer) or end, phase_label(self.phase), "it")
+        self._report(end, planned or end, phase_label(self.phase), "it")
         if not self.is_disabled and self.train_progress_bar_id is None:
             self._initialize_train_progress_bar_id()
         if self.progress is not None and self.train_progress_bar_id is not None:
