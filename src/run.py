@@ -166,7 +166,7 @@ def execute(cfg: DictConfig) -> dict[str, Any]:
                     run_dir,
                     title,
                     ctx.status,
-                    projection_budget_s=method_seconds,
+                    projection_budget_s=method_seconds + out.reused_s,
                 )
             )
         if cfg.plots and data.y is not None:

@@ -64,6 +64,34 @@ def test_pretrained_sae_is_cached_and_shared(tmp_path):
     assert other["extra"]["pretrain_checkpoint"] != str(ckpt)
 
 
+def test_a_cached_sae_counts_in_the_cost_the_2d_view_is_weighed_against(tmp_path, monkeypatch):
+    """export.projection=auto weighs t-SNE against what the clustering cost: a run on a cached
+    SAE counts that SAE's pretraining, so AE+k-means, DEC w/o backprop and DEC on one SAE draw
+    the same kind of view (before, only the run that trained it got t-SNE, the others PCA)."""
+    from src.recording import plots
+
+    chosen: list[tuple[str, float | None]] = []
+    real = plots.resolve_projection
+
+    def spy(kind: str, n_points: int | None = None, budget_s: float | None = None) -> str:
+        chosen.append((real(kind, n_points, budget_s), budget_s))
+        return chosen[-1][0]
+
+    monkeypatch.setattr(plots, "umap_available", lambda: False)
+    monkeypatch.setattr(plots, "resolve_projection", spy)
+    first = run_in_process(tmp_path, "dec")
+    ckpt = Path(first["extra"]["pretrain_checkpoint"])
+    cached = torch.load(ckpt, weights_only=True)
+    for stage in cached["info"]["stages"].values():
+        stage["seconds"] = 250.0  # as if each stage had taken 250 s
+    torch.save(cached, ckpt)
+    aek = run_in_process(tmp_path, "aek", "method=ae_kmeans", "plots=true")
+    assert aek["extra"]["pretrain_cache_hit"] is True
+    kind, budget = chosen[-1]
+    assert budget is not None and budget >= 1000.0
+    assert kind == "tsne" and "embedding_2d" in aek["outputs"]
+
+
 def test_corrupted_cache_is_rebuilt(tmp_path, capsys):
     first = run_in_process(tmp_path, "a")
     ckpt = Path(first["extra"]["pretrain_checkpoint"])

@@ -49,6 +49,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         },
         model_path=model_path,
         device=str(device),
+        reused_s=pre.reused_seconds,
     )
 
 

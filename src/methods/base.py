@@ -24,6 +24,9 @@ class MethodOutput:
     extra: dict[str, Any] = field(default_factory=dict)  # scalars for result.json
     model_path: Path | None = None  # a checkpoint `src.predict` can load
     device: str | None = None  # the torch device that trained ("cuda", "cpu"); None: the CPU
+    # seconds of shared work this run reused instead of doing (a cached SAE's pretraining):
+    # what the clustering cost, for weighing extras such as the 2-D view (export.projection=auto)
+    reused_s: float = 0.0
 
 
 MethodFn = Callable[[DictConfig, ClusterData, RunContext], MethodOutput]

@@ -118,6 +118,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
         soft=q.cpu().numpy(),
         extra=extra,
         model_path=model_path,
+        reused_s=pre.reused_seconds,
         device=str(device),
     )
 

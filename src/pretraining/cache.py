@@ -72,6 +72,15 @@ class PretrainedSAE:
     cache_hit: bool
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def reused_seconds(self) -> float:
+        """The pretraining time a cache hit saved (its stages' recorded seconds); 0 when this
+        run trained the SAE itself, so that time is already in the run's own."""
+        if not self.cache_hit:
+            return 0.0
+        stages = self.info.get("stages", {}).values()
+        return float(sum(s.get("seconds") or 0.0 for s in stages))
+
 
 def load_cached(path: Path, device: torch.device) -> PretrainedSAE | None:
     """The cached SAE at ``path``, or None when there is none or it is unreadable (said)."""

@@ -90,7 +90,9 @@ def export_run(
     """Write a run's exports; returns {output name: path, or why it was skipped}.
 
     ``status(message)``: an optional context manager (a Rich spinner) around the 2-D view.
-    ``projection_budget_s``: the method's time; ``export.projection=auto`` stays within it.
+    ``projection_budget_s``: what the clustering cost (the method's time plus a cached SAE's
+    pretraining), so every method on one SAE draws the same kind of view;
+    ``export.projection=auto`` stays within a tenth of it.
     """
     export_cfg = cfg.get("export") or {}
     outputs: dict[str, str] = {}

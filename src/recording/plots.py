@@ -88,7 +88,7 @@ def resolve_projection(
     """The projection to draw ``n_points`` with; checks explicit choices.
 
     ``auto`` picks by cost: UMAP (when umap-learn is installed) or t-SNE when its estimated
-    time for ``n_points`` fits in a tenth of ``budget_s`` (the method's own time), else PCA
+    time for ``n_points`` fits in a tenth of ``budget_s`` (what the clustering cost), else PCA
     (~0.1 s), so the figure never costs more than a tenth of the clustering. ``tsne``/``umap``:
     always, on request.
     """
