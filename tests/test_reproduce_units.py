@@ -141,6 +141,29 @@ def test_summary_mean_std_best_run_and_paper(tmp_path):
     assert "| 3/4 |" in md and "- missing: kmeans, seed 3\n" in md  # 3 of 4 seeds: said twice
 
 
+def test_figures_show_the_best_seed_or_the_best_that_kept_the_file(tmp_path):
+    from src.reproduce.figures import best_runs, best_with
+
+    store = Store(tmp_path / "store")
+    spec = _spec()
+    p = plan([spec], [0, 1, 2, 3], [], {"mnist": None})
+    accs = [0.5, 0.7, float("nan"), 0.6]  # seed 2 without a score: ranked last
+    for run, acc in zip(p.runs, accs, strict=True):
+        path = store.result_path(list(run.overrides), run.seed)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_result(acc, 0.5)))
+        if run.seed in (0, 2):  # only these kept a confusion figure
+            (path.parent / "confusion.png").write_bytes(b"png")
+    records = run_records(spec, p, store)
+    result = TableResult(spec, records, summarise(spec, records))
+    best = best_runs(result, "mnist")
+    assert list(best) == ["kmeans (seed 1)"] and best["kmeans (seed 1)"]["acc"] == 0.7
+    kept = best_with(result, "mnist", ("confusion.png",))
+    assert list(kept) == ["kmeans (seed 0)"]  # seed 0 (.5) outranks seed 2 (no score)
+    assert best_with(result, "mnist", ("embedding_2d.png",)) == {}
+    assert best_runs(result, "cifar10") == {}
+
+
 def test_tactic_metrics_read_from_one_run():
     result = _result(0.5, 0.5, tactics={"kmeans": {"acc": 0.7, "nmi": 0.6}})
     assert metric_value(result, "acc", "tactics", "kmeans") == pytest.approx(0.7)

@@ -8,6 +8,7 @@ columns are ignored).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -163,20 +164,27 @@ def grid_figure(panels: dict[str, Path], path: Path, title: str) -> Path | None:
     return _save(fig, path)
 
 
+def _ranked_seeds(result: TableResult, dataset: str) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Per method (and sweep value): its name in figures (``dec``, ``dec k=10``) and its
+    finished seeds, best first by the table's first metric (ties in ledger order, unscored
+    seeds last)."""
+    rec = result.records
+    if rec.empty:
+        return
+    primary = result.spec.metrics[0]
+    done = rec[(rec["dataset"] == dataset) & rec["finished"]]
+    for (method, setting), g in done.groupby(["method", "setting"], dropna=False, sort=False):
+        name = method if _none(setting) else f"{method} {result.spec.sweep['label']}={setting}"
+        scores = pd.Series(g[primary].astype(float).to_numpy())  # positions, not index labels
+        order = scores.sort_values(ascending=False, na_position="last", kind="stable").index
+        yield name, g.iloc[order]
+
+
 def best_with(result: TableResult, dataset: str, files: tuple[str, ...]) -> dict[str, Path]:
     """Per method (and sweep value), the best finished seed that kept one of ``files`` (tried
     in order, in its ledger record, then its store directory): ``{"dec (seed 4)": path}``."""
-    rec = result.records
-    if rec.empty:
-        return {}
-    primary = result.spec.metrics[0]
-    done = rec[(rec["dataset"] == dataset) & rec["finished"]]
     out = {}
-    for (method, setting), g in done.groupby(["method", "setting"], dropna=False, sort=False):
-        name = method if _none(setting) else f"{method} {result.spec.sweep['label']}={setting}"
-        ranked = g.assign(_score=g[primary].astype(float)).sort_values(
-            "_score", ascending=False, na_position="last", kind="stable"
-        )
+    for name, ranked in _ranked_seeds(result, dataset):
         for _, r in ranked.iterrows():
             dirs = [
                 Path(r[c]) for c in ("record_dir", "run_dir") if isinstance(r.get(c), str) and r[c]
@@ -190,16 +198,9 @@ def best_with(result: TableResult, dataset: str, files: tuple[str, ...]) -> dict
 
 def best_runs(result: TableResult, dataset: str) -> dict[str, pd.Series]:
     """Per method (and sweep value), the record of the best finished seed."""
-    rec = result.records
-    if rec.empty:
-        return {}
-    primary = result.spec.metrics[0]
-    done = rec[(rec["dataset"] == dataset) & rec["finished"]]
     out = {}
-    for (method, setting), g in done.groupby(["method", "setting"], dropna=False, sort=False):
-        ranked = g[primary].astype(float)
-        best = g.loc[ranked.idxmax()] if ranked.notna().any() else g.iloc[0]
-        name = method if _none(setting) else f"{method} {result.spec.sweep['label']}={setting}"
+    for name, ranked in _ranked_seeds(result, dataset):
+        best = ranked.iloc[0]
         out[f"{name} (seed {best['seed']})"] = best
     return out
 
