@@ -232,6 +232,9 @@ def test_dac_on_digits_end_to_end(cli, tmp_path):
     assert history["epoch"].tolist() == [0, 1, 2, 3]
     assert history["acc"].iloc[-1] == pytest.approx(result["metrics"]["acc"])
     assert history["acc"].iloc[0] < history["acc"].iloc[-1]  # trained beyond the initial net
+    assert history["clusters"].iloc[-1] == result["extra"]["argmax_nonempty_clusters"]
+    sizes = result["extra"]["cluster_sizes"]  # argmax is the run's tactic: the same clusters
+    assert history["largest_cluster"].iloc[-1] == pytest.approx(max(sizes) / sum(sizes))
     # the saved model predicts the same clusters through the predict() entry point
     from src.data import build_data
     from src.methods.dac import predict
@@ -283,3 +286,17 @@ def test_inner_steps_do_not_change_the_training(tmp_path):
     one, many = (torch.load(tmp_path / str(i) / "model.pt", weights_only=True) for i in (1, 7))
     assert results[0]["extra"]["steps"] == results[1]["extra"]["steps"] > 0
     assert all(torch.equal(one["state_dict"][k], many["state_dict"][k]) for k in one["state_dict"])
+
+
+def test_dac_history_shows_a_merged_cluster_by_hand():
+    """Two classes in one argmax cluster: 3 of 4 clusters non-empty, the merged one 4/8 of
+    the data, ACC 6/8 (the merged cluster matches one class, the other's 2 points are lost)."""
+
+    y = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    argmax = torch.tensor([0, 0, 0, 0, 1, 1, 3, 3])  # classes 0 and 1 merged; cluster 2 empty
+    feats = torch.nn.functional.one_hot(argmax, 4).float()
+    module = SimpleNamespace(predict_all=lambda: (feats, feats))
+    scores = DACThresholdStop(y=y).scores(module)
+    assert scores["clusters"] == 3 and scores["largest_cluster"] == pytest.approx(0.5)
+    assert scores["acc"] == pytest.approx(6 / 8)
+    assert DACThresholdStop().scores(module) == {}  # no labels: nothing scored

@@ -138,3 +138,8 @@ def test_dac_epoch_line_by_hand():
         "DAC epoch 3: ACC 0.9839 NMI 0.9548 ARI 0.9645 · selected 41.2 % · loss 0.1234"
         " · next u 0.9425 l 0.8475"
     )
+    row |= {"clusters": 9, "largest_cluster": 0.2034}
+    assert epoch_line(row) == (
+        "DAC epoch 3: ACC 0.9839 NMI 0.9548 ARI 0.9645 · 9 clusters, largest 20.3 % · selected"
+        " 41.2 % · loss 0.1234 · next u 0.9425 l 0.8475"
+    )

@@ -1,5 +1,7 @@
 """DAC's per-epoch bookkeeping as a Lightning callback: threshold steps, the stopping rule, and
-the history (thresholds, selected pairs, loss, and ACC/NMI/ARI when labels exist)."""
+the history (thresholds, selected pairs, loss, and, when labels exist, ACC/NMI/ARI with the
+number of non-empty argmax clusters and the largest one's share: merged or split clusters show
+there)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ HISTORY_FIELDS = (
     "acc",
     "nmi",
     "ari",
+    "clusters",
+    "largest_cluster",
 )
 
 
@@ -40,6 +44,8 @@ def epoch_line(row: dict[str, Any]) -> str:
     parts = [f"DAC epoch {row['epoch']}:"]
     scores = [f"{k.upper()} {row[k]:.4f}" for k in ("acc", "nmi", "ari") if row.get(k) is not None]
     parts += [" ".join(scores)] if scores else []
+    if row.get("clusters") is not None:
+        parts.append(f"{row['clusters']} clusters, largest {100 * row['largest_cluster']:.1f} %")
     if row.get("selected_fraction") is not None:
         parts.append(f"selected {100 * row['selected_fraction']:.1f} %")
     if row.get("loss") is not None:
@@ -69,7 +75,8 @@ class DACThresholdStop(L.Callback):
             self.n_classes = len(classes)
 
     def scores(self, pl_module: Any) -> dict[str, float]:
-        """ACC/NMI/ARI of the argmax clusters of the whole data set (empty without labels)."""
+        """ACC/NMI/ARI of the argmax clusters of the whole data set, how many of them are
+        non-empty and the largest one's share of the data (empty without labels)."""
         if self.y_index is None:
             return {}
         _, feats = pl_module.predict_all()
@@ -77,7 +84,10 @@ class DACThresholdStop(L.Callback):
         self.y_index = self.y_index.to(labels.device)
         k = feats.shape[1]
         flat = torch.bincount(labels * self.n_classes + self.y_index, minlength=k * self.n_classes)
-        return evaluate_table(flat.view(k, self.n_classes).cpu().numpy())
+        table = flat.view(k, self.n_classes).cpu().numpy()
+        sizes = table.sum(axis=1)
+        shape = {"clusters": int((sizes > 0).sum()), "largest_cluster": sizes.max() / sizes.sum()}
+        return evaluate_table(table) | shape
 
     def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self.history:
