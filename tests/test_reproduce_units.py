@@ -164,6 +164,20 @@ def test_figures_show_the_best_seed_or_the_best_that_kept_the_file(tmp_path):
     assert best_runs(result, "cifar10") == {}
 
 
+def test_wall_time_counts_each_run_once_and_a_resumed_runs_earlier_training():
+    from src.reproduce.aggregate import provenance, run_wall_seconds
+
+    resumed = _result(0.5, 0.5, train_s_before_resume=3600.0)  # wall_time_s total 2.0
+    assert run_wall_seconds(resumed) == pytest.approx(3602.0)
+    assert run_wall_seconds(_result(0.5, 0.5)) == pytest.approx(2.0)
+    rows = pd.DataFrame({  # one DAC run read four ways (Table 3), and a second run
+        "finished": [True] * 5, "record_dir": ["/l/a"] * 4 + ["/l/b"], "run_dir": [""] * 5,
+        "wall_s": [3602.0] * 4 + [1800.0], "command": ["c"] * 5, "device": ["cpu"] * 5,
+        "precision": ["bf16"] * 5, "commit": ["abc"] * 5, "date": ["2026-12-04"] * 5,
+    })  # fmt: skip
+    assert provenance(rows, [0, 1])["wall time"].startswith("90.0 min")  # 3602 + 1800 s, not 4×
+
+
 def test_tactic_metrics_read_from_one_run():
     result = _result(0.5, 0.5, tactics={"kmeans": {"acc": 0.7, "nmi": 0.6}})
     assert metric_value(result, "acc", "tactics", "kmeans") == pytest.approx(0.7)

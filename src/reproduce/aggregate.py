@@ -82,7 +82,7 @@ def run_records(spec: TableSpec, plan: Plan, source: Results | Store) -> pd.Data
                 precision=result.get("precision", "?"),
                 commit=short_commit(str(result.get("commit", "?"))),
                 date=result.get("date", ""),
-                wall_s=float((result.get("wall_time_s") or {}).get("total", math.nan)),
+                wall_s=run_wall_seconds(result),
                 n_nonempty=result.get("metrics", {}).get("n_nonempty_clusters"),
                 n_clusters=result.get("n_clusters"),
             )
@@ -95,6 +95,14 @@ def run_records(spec: TableSpec, plan: Plan, source: Results | Store) -> pd.Data
         if m not in frame:
             frame[m] = math.nan
     return frame
+
+
+def run_wall_seconds(result: dict) -> float:
+    """A run's wall time: its last invocation's total plus, for a run resumed after an
+    interruption (DAC), the training seconds of the invocations before it."""
+    total = float((result.get("wall_time_s") or {}).get("total", math.nan))
+    earlier = (result.get("extra") or {}).get("train_s_before_resume")
+    return total + float(earlier) if isinstance(earlier, (int, float)) else total
 
 
 def short_commit(commit: str) -> str:
@@ -313,7 +321,10 @@ def provenance(records: pd.DataFrame, seeds: list[int], command: str | None = No
         else {}
     )
     status = "complete" if len(done) == len(records) else "incomplete (see missing below)"
-    wall = float(np.nansum(done["wall_s"]))
+    # each run once: a table read out of one run (DAC's tactics) has a row per reading
+    dirs = zip(done["record_dir"], done["run_dir"], strict=True)
+    by_run = [r or d or f"row {i}" for i, (r, d) in enumerate(dirs)]
+    wall = float(np.nansum(done["wall_s"].groupby(by_run).first()))
     return {
         "command": runs_by,
         **built_by,
