@@ -298,5 +298,6 @@ def test_dac_history_shows_a_merged_cluster_by_hand():
     module = SimpleNamespace(predict_all=lambda: (feats, feats))
     scores = DACThresholdStop(y=y).scores(module)
     assert scores["clusters"] == 3 and scores["largest_cluster"] == pytest.approx(0.5)
+    assert {type(v) for v in scores.values()} <= {int, float}  # dac_resume.pt: weights_only
     assert scores["acc"] == pytest.approx(6 / 8)
     assert DACThresholdStop().scores(module) == {}  # no labels: nothing scored

@@ -86,7 +86,11 @@ class DACThresholdStop(L.Callback):
         flat = torch.bincount(labels * self.n_classes + self.y_index, minlength=k * self.n_classes)
         table = flat.view(k, self.n_classes).cpu().numpy()
         sizes = table.sum(axis=1)
-        shape = {"clusters": int((sizes > 0).sum()), "largest_cluster": sizes.max() / sizes.sum()}
+        # plain Python numbers: the history goes into dac_resume.pt, loaded with weights_only
+        shape = {
+            "clusters": int((sizes > 0).sum()),
+            "largest_cluster": float(sizes.max() / sizes.sum()),
+        }
         return evaluate_table(table) | shape
 
     def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
