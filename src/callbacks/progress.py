@@ -93,7 +93,7 @@ class PhaseProgressBar(RichProgressBar):
         if end is None:  # an epoch-based phase (DAC): its optimiser steps in the current epoch
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
             calls = trainer.num_training_batches
-            if isinstance(calls, int):
+            if isinstance(calls, int) and self._report_due():  # the step count only when due
                 module = trainer.lightning_module  # DAC: ``inner_steps`` steps per call
                 per_call = int(getattr(module, "inner_steps", 1))
                 total = int(getattr(module, "steps_per_epoch", lambda: calls * per_call)())
@@ -102,7 +102,8 @@ class PhaseProgressBar(RichProgressBar):
             return
         if self.eta is not None:
             self.eta.advance(self.phase, end)
-        self._report(end, planned or end, phase_label(self.phase), "it")
+        if self._report_due():
+            self._report(end, planned or end, phase_label(self.phase), "it")
         if not self.is_disabled and self.train_progress_bar_id is None:
             self._initialize_train_progress_bar_id()
         if self.progress is not None and self.train_progress_bar_id is not None:
@@ -119,14 +120,19 @@ class PhaseProgressBar(RichProgressBar):
                 log.info("%s: done; %s", self.phase, left)
         super().on_train_end(trainer, pl_module)
 
-    def _report(self, done: int, total: int, label: str, unit: str) -> None:
-        """The log's progress line (see ``report_every_s``)."""
+    def _report_due(self) -> bool:
+        """Whether the log's next progress line is due (every ``report_every_s``); restarts the
+        interval when it is."""
         if self.report_every_s is None:
-            return
+            return False
         now = time.monotonic()
         if now - self._last_report < self.report_every_s:
-            return
+            return False
         self._last_report = now
+        return True
+
+    def _report(self, done: int, total: int, label: str, unit: str) -> None:
+        """The log's progress line (when :meth:`_report_due`)."""
         left = self.eta.describe() if self.eta is not None else None
         log.info(
             "%s: %s/%s %s (%d %%)%s",
