@@ -25,6 +25,7 @@ from src.core.sweep_checks import overrides_problems
 from src.core.validation import folder_problems
 from src.reproduce.aggregate import (
     TableResult,
+    count_runs,
     markdown,
     provenance,
     run_records,
@@ -315,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         skipped = [reason for table, reason in table_plan.skipped if table == spec.name]
         prov = provenance(records, table_seeds[spec.name], command)
         md, csv = write_table(result, out_dir, markdown(result, prov, figures, skipped))
-        done = int(records["finished"].sum())
-        print(f"table: {md} (+ {csv.name}, {len(figures)} figures; {done}/{len(records)} runs)")
+        runs = f"{count_runs(records[records['finished']])}/{count_runs(records)} runs"
+        print(f"table: {md} (+ {csv.name}, {len(figures)} figures; {runs})")
     readme = REPO / "README.md"
     if (
         profile.name == "full"

@@ -176,6 +176,23 @@ def test_wall_time_counts_each_run_once_and_a_resumed_runs_earlier_training():
         "precision": ["bf16"] * 5, "commit": ["abc"] * 5, "date": ["2026-12-04"] * 5,
     })  # fmt: skip
     assert provenance(rows, [0, 1])["wall time"].startswith("90.0 min")  # 3602 + 1800 s, not 4×
+    assert provenance(rows, [0, 1])["runs"] == "2 finished of 2 planned, complete"
+
+
+def test_a_table_read_out_of_one_run_counts_runs_not_readings():
+    from src.reproduce.aggregate import provenance
+
+    tactics = ["argmax", "kmeans", "spectral", "agglomerative"]
+    rows = pd.DataFrame({  # DAC Table 3: seed 0 finished, seed 1 planned; four readings each
+        "run_key": ["method=dac seed=0"] * 4 + ["method=dac seed=1"] * 4, "setting": tactics * 2,
+        "finished": [True] * 4 + [False] * 4, "record_dir": ["/l/a"] * 4 + [""] * 4,
+        "run_dir": [""] * 8, "wall_s": [3600.0] * 4 + [math.nan] * 4, "command": ["c"] * 8,
+        "device": ["cpu"] * 8, "precision": ["bf16"] * 8, "commit": ["abc"] * 8,
+        "date": ["2026-12-04"] * 8,
+    })  # fmt: skip
+    prov = provenance(rows, [0, 1])
+    assert prov["runs"] == "1 finished of 2 planned, incomplete (see missing below)"
+    assert prov["wall time"].startswith("60.0 min")
 
 
 def test_tactic_metrics_read_from_one_run():

@@ -70,6 +70,7 @@ def run_records(spec: TableSpec, plan: Plan, source: Results | Store) -> pd.Data
             "method": run.method,
             "setting": run.setting,
             "seed": run.seed,
+            "run_key": run.label,  # one run, however many rows read it (DAC's tactics)
             "finished": result is not None,
             "run_dir": str(found.run_dir) if found.run_dir else "",
             "record_dir": str(found.record_dir) if found.record_dir else "",
@@ -298,12 +299,25 @@ def _run_name(r: pd.Series, label: str | None) -> str:
     return f"{r['method']} on {r['dataset']}{setting}, seed {r['seed']}"
 
 
+def _run_keys(records: pd.DataFrame) -> list[str]:
+    """One key per run: a table read out of one run (DAC's tactics) has a row per reading.
+    Its planned overrides where known, else its record or store directory, else the row."""
+    keys = records["run_key"] if "run_key" in records else [""] * len(records)
+    dirs = zip(keys, records["record_dir"], records["run_dir"], strict=True)
+    return [k or r or d or f"row {i}" for i, (k, r, d) in enumerate(dirs)]
+
+
+def count_runs(records: pd.DataFrame) -> int:
+    """How many runs the rows stand for (see :func:`_run_keys`)."""
+    return len(set(_run_keys(records))) if not records.empty else 0
+
+
 def provenance(records: pd.DataFrame, seeds: list[int], command: str | None = None) -> dict:
     """The table's provenance, from its finished runs' records alone: the commands that ran
     them, the commits (in date order), devices, precisions, dates and summed wall time.
     ``command``: the invocation that built the table, named when it ran none of them."""
     done = records[records["finished"]] if not records.empty else records
-    planned = f"{len(done)} finished of {len(records)} planned"
+    planned = f"{count_runs(done)} finished of {count_runs(records)} planned"
     if done.empty:
         return {"runs": f"{planned}; none finished yet", "seeds": _seeds(seeds)}
     ran_by = [c if isinstance(c, str) and c else None for c in done["command"]]
@@ -321,10 +335,7 @@ def provenance(records: pd.DataFrame, seeds: list[int], command: str | None = No
         else {}
     )
     status = "complete" if len(done) == len(records) else "incomplete (see missing below)"
-    # each run once: a table read out of one run (DAC's tactics) has a row per reading
-    dirs = zip(done["record_dir"], done["run_dir"], strict=True)
-    by_run = [r or d or f"row {i}" for i, (r, d) in enumerate(dirs)]
-    wall = float(np.nansum(done["wall_s"].groupby(by_run).first()))
+    wall = float(np.nansum(done["wall_s"].groupby(_run_keys(done)).first()))
     return {
         "command": runs_by,
         **built_by,

@@ -1,14 +1,15 @@
 """Interleaved CPU micro-benchmark of one SAE pretraining step per stage at batch 32 and 64
-(min / median of 5 repeats of 40 steps). Run from the repository root with PYTHONPATH=. (at
-309e1d6: SAEStack with baddbmm, bernoulli dropout masks)."""
+(min / median of 5 repeats of 40 steps). Run from the repository root with PYTHONPATH=. (measured
+at 309e1d6: SAEStack with baddbmm, bernoulli dropout masks; ``stage_loss`` has since moved
+from src.modules.sae_pretrain to src.pretraining.module)."""
 
 import time
 
 import torch
 from sklearn.datasets import load_digits
-from src.modules.sae_pretrain import stage_loss
 
 from src.models.sae import SAE, SAEStack
+from src.pretraining.module import stage_loss
 
 X = torch.tensor(load_digits().data, dtype=torch.float32)
 X = X / X.pow(2).mean().sqrt()
