@@ -171,7 +171,8 @@ def test_wall_time_counts_each_run_once_and_a_resumed_runs_earlier_training():
     assert run_wall_seconds(resumed) == pytest.approx(3602.0)
     assert run_wall_seconds(_result(0.5, 0.5)) == pytest.approx(2.0)
     rows = pd.DataFrame({  # one DAC run read four ways (Table 3), and a second run
-        "finished": [True] * 5, "record_dir": ["/l/a"] * 4 + ["/l/b"], "run_dir": [""] * 5,
+        "run_key": ["dac seed=0"] * 4 + ["dac seed=1"], "finished": [True] * 5,
+        "record_dir": ["/l/a"] * 4 + ["/l/b"], "run_dir": [""] * 5,
         "wall_s": [3602.0] * 4 + [1800.0], "command": ["c"] * 5, "device": ["cpu"] * 5,
         "precision": ["bf16"] * 5, "commit": ["abc"] * 5, "date": ["2026-12-04"] * 5,
     })  # fmt: skip

@@ -299,17 +299,10 @@ def _run_name(r: pd.Series, label: str | None) -> str:
     return f"{r['method']} on {r['dataset']}{setting}, seed {r['seed']}"
 
 
-def _run_keys(records: pd.DataFrame) -> list[str]:
-    """One key per run: a table read out of one run (DAC's tactics) has a row per reading.
-    Its planned overrides where known, else its record or store directory, else the row."""
-    keys = records["run_key"] if "run_key" in records else [""] * len(records)
-    dirs = zip(keys, records["record_dir"], records["run_dir"], strict=True)
-    return [k or r or d or f"row {i}" for i, (k, r, d) in enumerate(dirs)]
-
-
 def count_runs(records: pd.DataFrame) -> int:
-    """How many runs the rows stand for (see :func:`_run_keys`)."""
-    return len(set(_run_keys(records))) if not records.empty else 0
+    """How many runs the rows stand for: a table read out of one run (DAC's tactics) has a row
+    per reading, all with that run's ``run_key``."""
+    return int(records["run_key"].nunique()) if not records.empty else 0
 
 
 def provenance(records: pd.DataFrame, seeds: list[int], command: str | None = None) -> dict:
@@ -335,7 +328,7 @@ def provenance(records: pd.DataFrame, seeds: list[int], command: str | None = No
         else {}
     )
     status = "complete" if len(done) == len(records) else "incomplete (see missing below)"
-    wall = float(np.nansum(done["wall_s"].groupby(_run_keys(done)).first()))
+    wall = float(np.nansum(done["wall_s"].groupby(done["run_key"]).first()))
     return {
         "command": runs_by,
         **built_by,

@@ -1,6 +1,6 @@
 """Collect the DAC (adaptive) subset ablation (``run.sh``): each config's ``result.json`` and
 ``dac_history.csv`` copied beside this file, ``runs.csv`` (one row per config: the final
-metrics, the best epoch, the stop, the wall time, commit, device, precision), ``history.csv``
+metrics, the best epoch, the training seconds, commit, device, precision), ``history.csv``
 (every config's per-epoch rows) and ``acc.png`` (ACC per epoch, one line per config).
 
 Run from the repository root: ``python outputs/checks/dac_adaptive_subset/collect.py RUNS_DIR``.
