@@ -2,7 +2,8 @@
 ``dac_history.csv`` copied beside this file (``<config>-s<seed>/``), ``runs.csv`` (one row per
 run: its overrides beside the common ones, the final metrics, the best epoch, the training
 seconds, commit, device, precision), ``history.csv`` (every run's per-epoch rows) and ``acc.png``
-(ACC per epoch, one line per run).
+(ACC per epoch, one line per run); the table in ``README.md`` between its ``runs:`` markers is
+rewritten from ``runs.csv``.
 
 Run from the repository root: ``python outputs/checks/dac_adaptive_subset/collect.py RUNS_DIR``.
 A run's overrides are read from its own ``.hydra/overrides.yaml``, so this file names none.
@@ -21,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).parent
+BEGIN, END = "<!-- runs:begin (collect.py) -->", "<!-- runs:end -->"
 COMMON = ("dataset=", "dataset.subset=", "logger=", "plots=", "seed=")  # the same in every run
 
 rows, histories = [], []
@@ -62,4 +64,23 @@ ax.grid(alpha=0.3)
 ax.legend(fontsize=7)
 fig.tight_layout()
 fig.savefig(HERE / "acc.png", dpi=120)
+
+
+def markdown(runs: pd.DataFrame) -> str:
+    """The README's table: one row per run."""
+    lines = [
+        "| run | overrides | ACC | NMI | ARI | best ACC (epoch) | clusters | train s | commit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs.itertuples():
+        lines.append(
+            f"| {r.run} | `{r.overrides}` | {r.acc:.4f} | {r.nmi:.4f} | {r.ari:.4f} | "
+            f"{r.best_acc:.4f} ({r.best_epoch}) | {r.clusters} | {r.train_s:.0f} | {r.commit[:7]} |"
+        )
+    return "\n".join(lines)
+
+
+readme = (HERE / "README.md").read_text()
+head, rest = readme.split(BEGIN)
+(HERE / "README.md").write_text(f"{head}{BEGIN}\n{markdown(runs)}\n{END}{rest.split(END)[1]}")
 print(runs.drop(columns=["overrides", "date", "device"]).round(4).to_string(index=False))
