@@ -21,6 +21,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from src.core.io_utils import atomic_write_text  # noqa: E402
+
 HERE = Path(__file__).parent
 BEGIN, END = "<!-- runs:begin (collect.py) -->", "<!-- runs:end -->"
 COMMON = ("dataset=", "dataset.subset=", "logger=", "plots=", "seed=")  # the same in every run
@@ -82,5 +85,5 @@ def markdown(runs: pd.DataFrame) -> str:
 
 readme = (HERE / "README.md").read_text()
 head, rest = readme.split(BEGIN)
-(HERE / "README.md").write_text(f"{head}{BEGIN}\n{markdown(runs)}\n{END}{rest.split(END)[1]}")
+atomic_write_text(HERE / "README.md", f"{head}{BEGIN}\n{markdown(runs)}\n{END}{rest.split(END)[1]}")
 print(runs.drop(columns=["overrides", "date", "device"]).round(4).to_string(index=False))
