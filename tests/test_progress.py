@@ -33,6 +33,14 @@ def test_dac_shows_epoch_of_total():
     assert bar._get_train_description(4) == "DAC epoch 5/46"
 
 
+def test_a_resumed_dac_run_shows_its_own_epoch_not_lightnings():
+    """After a resume Lightning's ``current_epoch`` restarts at 0; the module's ``epochs_done``
+    (restored) names the epoch in progress."""
+    module = SimpleNamespace(max_epochs=20, epochs_done=2)
+    bar = bar_for("dac", train_dataloader=None, lightning_module=module)
+    assert bar._get_train_description(0) == "DAC epoch 3/20"
+
+
 def test_no_v_num():
     bar = bar_for(
         "dec",

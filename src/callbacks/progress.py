@@ -92,6 +92,13 @@ class PhaseProgressBar(RichProgressBar):
         end = chunk_end(batch) if planned is not None else None
         if end is None:  # an epoch-based phase (DAC): its optimiser steps in the current epoch
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            if (
+                batch_idx == 0
+                and self.progress is not None
+                and self.train_progress_bar_id is not None
+            ):
+                label = self._epoch_label(trainer.current_epoch)  # a resume restores at step 0
+                self.progress.update(self.train_progress_bar_id, description=label)
             calls = trainer.num_training_batches
             if isinstance(calls, int) and self._report_due():  # the step count only when due
                 module = trainer.lightning_module  # DAC: ``inner_steps`` steps per call
@@ -146,9 +153,13 @@ class PhaseProgressBar(RichProgressBar):
         )
 
     def _epoch_label(self, current_epoch: int) -> str:
-        """``DAC epoch 3/20`` (``max_epochs`` of the module, if it has one)."""
-        epochs = getattr(self.trainer.lightning_module, "max_epochs", None)  # DAC's epoch cap
-        label = f"{phase_label(self.phase)} epoch {current_epoch + 1}"
+        """``DAC epoch 3/20``: the module's own epoch count (``epochs_done``, which a resumed run
+        restores; Lightning's ``current_epoch`` restarts at 0) where it keeps one, of its
+        ``max_epochs`` where it has one."""
+        module = self.trainer.lightning_module
+        epochs = getattr(module, "max_epochs", None)  # DAC's epoch cap
+        done = getattr(module, "epochs_done", current_epoch)
+        label = f"{phase_label(self.phase)} epoch {done + 1}"
         return f"{label}/{epochs}" if isinstance(epochs, int) and epochs > 0 else label
 
     def _get_train_description(self, current_epoch: int) -> str:
