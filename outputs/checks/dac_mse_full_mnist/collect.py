@@ -68,7 +68,9 @@ def main(run: Path) -> None:
     readme = (HERE / "README.md").read_text()
     head, rest = readme.split(BEGIN)
     done = int(mse["epoch"].max())
-    state = "finished" if "result.json" in files else f"in flight, {done} of 20 epochs done"
+    state = (
+        "finished" if "result.json" in files else f"no result.json yet, {done} of 20 epochs done"
+    )
     block = f"Run state when collected: **{state}**.\n\n{epoch_table(mse, bce, authors)}"
     atomic_write_text(HERE / "README.md", f"{head}{BEGIN}\n{block}\n{END}{rest.split(END)[1]}")
     print(f"collected {run} ({state})")
