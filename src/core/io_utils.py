@@ -93,6 +93,18 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data), size=len(data))
 
 
+def rewrite_marked(path: str | os.PathLike, begin: str, end: str, inner: str) -> bool:
+    """Replace what lies between the marker lines ``begin`` and ``end`` of a text file with
+    ``inner`` (atomically); False, and nothing written, when a marker is missing."""
+    text = Path(path).read_text()
+    if begin not in text or end not in text:
+        return False
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    atomic_write_text(path, f"{head}{begin}\n{inner}\n{end}{tail}")
+    return True
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from src.core.io_utils import atomic_write_text  # noqa: E402
+from src.core.io_utils import rewrite_marked  # noqa: E402
 
 HERE = Path(__file__).parent
 BEGIN, END = "<!-- runs:begin (collect.py) -->", "<!-- runs:end -->"
@@ -83,7 +83,5 @@ def markdown(runs: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-readme = (HERE / "README.md").read_text()
-head, rest = readme.split(BEGIN)
-atomic_write_text(HERE / "README.md", f"{head}{BEGIN}\n{markdown(runs)}\n{END}{rest.split(END)[1]}")
+rewrite_marked(HERE / "README.md", BEGIN, END, markdown(runs))
 print(runs.drop(columns=["overrides", "date", "device"]).round(4).to_string(index=False))

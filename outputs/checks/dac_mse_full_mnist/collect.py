@@ -16,7 +16,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from src.core.io_utils import atomic_write_text  # noqa: E402
+from src.core.io_utils import rewrite_marked  # noqa: E402
 from src.reproduce.figures import accuracy_curve_figure  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -65,14 +65,12 @@ def main(run: Path) -> None:
         "DAC (adaptive) on full MNIST, seed 0: MSE against BCE",
     )
     mse, bce = pd.read_csv(HERE / "dac_history.csv"), pd.read_csv(BCE)
-    readme = (HERE / "README.md").read_text()
-    head, rest = readme.split(BEGIN)
     done = int(mse["epoch"].max())
     state = (
         "finished" if "result.json" in files else f"no result.json yet, {done} of 20 epochs done"
     )
     block = f"Run state when collected: **{state}**.\n\n{epoch_table(mse, bce, authors)}"
-    atomic_write_text(HERE / "README.md", f"{head}{BEGIN}\n{block}\n{END}{rest.split(END)[1]}")
+    rewrite_marked(HERE / "README.md", BEGIN, END, block)
     print(f"collected {run} ({state})")
 
 
