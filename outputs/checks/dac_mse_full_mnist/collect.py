@@ -20,7 +20,7 @@ from src.core.io_utils import rewrite_marked  # noqa: E402
 from src.reproduce.figures import accuracy_curve_figure  # noqa: E402
 
 HERE = Path(__file__).parent
-BCE = ROOT / "outputs/ledger/mnist/dac/6971840b3b27aa13/seed0/dac_history.csv"
+LEDGER_DAC = ROOT / "outputs/ledger/mnist/dac"
 BEGIN, END = "<!-- epochs:begin (collect.py) -->", "<!-- epochs:end -->"
 
 
@@ -48,15 +48,27 @@ def epoch_table(mse: pd.DataFrame, bce: pd.DataFrame, authors: dict) -> str:
     return "\n".join(lines)
 
 
+def table2_bce_history() -> Path:
+    """Seed 0's history of Table 2's DAC row: the one ledger record of MNIST DAC, seed 0."""
+    found = sorted(LEDGER_DAC.glob("*/seed0/dac_history.csv"))
+    if len(found) != 1:
+        raise SystemExit(f"expected one MNIST DAC seed-0 record under {LEDGER_DAC}, found {found}")
+    return found[0]
+
+
 def main(run: Path) -> None:
     files = [f for f in ("dac_history.csv", "result.json") if (run / f).exists()]
     for f in files:
         shutil.copy(run / f, HERE / f)
     shutil.copy(run / ".hydra" / "overrides.yaml", HERE / "overrides.yaml")
+    bce_history = table2_bce_history()
+    max_epochs = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())["method"][
+        "max_epochs"
+    ]
     authors = yaml.safe_load((ROOT / "conf/paper/dac.yaml").read_text())["authors_logs"]["mnist"]
     histories = {
         "DAC, pair_loss=mse (this check)": HERE / "dac_history.csv",
-        "DAC, bce (Table 2, seed 0)": BCE,
+        "DAC, bce (Table 2, seed 0)": bce_history,
     }
     accuracy_curve_figure(
         histories,
@@ -64,10 +76,12 @@ def main(run: Path) -> None:
         HERE / "acc.png",
         "DAC (adaptive) on full MNIST, seed 0: MSE against BCE",
     )
-    mse, bce = pd.read_csv(HERE / "dac_history.csv"), pd.read_csv(BCE)
+    mse, bce = pd.read_csv(HERE / "dac_history.csv"), pd.read_csv(bce_history)
     done = int(mse["epoch"].max())
     state = (
-        "finished" if "result.json" in files else f"no result.json yet, {done} of 20 epochs done"
+        "finished"
+        if "result.json" in files
+        else f"no result.json yet, {done} of {max_epochs} epochs done"
     )
     block = f"Run state when collected: **{state}**.\n\n{epoch_table(mse, bce, authors)}"
     rewrite_marked(HERE / "README.md", BEGIN, END, block)
