@@ -40,6 +40,19 @@ def interrupt_in_epoch(monkeypatch, epoch: int) -> None:
     monkeypatch.setattr(DACModule, "training_step", failing)
 
 
+def epoch_starts_seen(monkeypatch) -> list[int]:
+    """The module's ``epochs_done`` at each epoch start, as the epoch-start hooks see it."""
+    seen: list[int] = []
+    start = DACModule.on_train_epoch_start
+
+    def recording(self):
+        seen.append(self.epochs_done)
+        return start(self)
+
+    monkeypatch.setattr(DACModule, "on_train_epoch_start", recording)
+    return seen
+
+
 def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
     whole = run_cached(tmp_path, "whole", *CPU, *TINY_STAR)
     with monkeypatch.context() as patch:
@@ -48,8 +61,12 @@ def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, m
             run_cached(tmp_path, "resumed", *CPU, *TINY_STAR)
     saved = torch.load(tmp_path / "resumed" / RESUME_FILE, weights_only=True)
     assert saved["epochs_done"] == 2 and len(saved["history"]) == 3  # epoch-0 row + 2 epochs
+    starts = epoch_starts_seen(monkeypatch)
     resumed = run_cached(tmp_path, "resumed", *CPU, *TINY_STAR)
     assert resumed["extra"]["resumed_from_epoch"] == 2
+    assert starts == [
+        2
+    ]  # the epoch-start hooks (the progress bar's label too) see the resumed count
     assert whole["extra"]["resumed_from_epoch"] is None
     assert history(tmp_path / "resumed") == history(tmp_path / "whole")
     assert resumed["metrics"] == whole["metrics"]

@@ -94,6 +94,14 @@ class DACResume(L.Callback):
             return None
         return saved
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        """The run's counters, before the first epoch starts: every epoch-start hook (the
+        progress bar's label among them) sees the resumed epoch, not 0."""
+        if self.saved is not None:
+            pl_module.epochs_done = int(self.saved["epochs_done"])
+            pl_module.steps_taken = int(self.saved["steps_taken"])
+            pl_module.lam = float(self.saved["lam"])
+
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: Any, batch: Any, batch_idx: int
     ) -> None:
@@ -109,11 +117,9 @@ class DACResume(L.Callback):
             self._save(trainer, pl_module)
 
     def _restore(self, trainer: L.Trainer, pl_module: Any, saved: dict[str, Any]) -> None:
+        """Weights, optimiser and random state (the counters came back in ``on_train_start``)."""
         pl_module.net.load_state_dict(saved["net"])
         trainer.optimizers[0].load_state_dict(saved["optimizer"])
-        pl_module.epochs_done = int(saved["epochs_done"])
-        pl_module.steps_taken = int(saved["steps_taken"])
-        pl_module.lam = float(saved["lam"])
         _set_rng_state(saved["rng"])
         print(
             f"DAC: resumed after epoch {pl_module.epochs_done} from {self.path}",

@@ -92,13 +92,6 @@ class PhaseProgressBar(RichProgressBar):
         end = chunk_end(batch) if planned is not None else None
         if end is None:  # an epoch-based phase (DAC): its optimiser steps in the current epoch
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-            if (
-                batch_idx == 0
-                and self.progress is not None
-                and self.train_progress_bar_id is not None
-            ):
-                label = self._epoch_label(trainer.current_epoch)  # a resume restores at step 0
-                self.progress.update(self.train_progress_bar_id, description=label)
             calls = trainer.num_training_batches
             if isinstance(calls, int) and self._report_due():  # the step count only when due
                 module = trainer.lightning_module  # DAC: ``inner_steps`` steps per call
