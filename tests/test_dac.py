@@ -188,6 +188,35 @@ def test_tactics_recover_separated_label_features(tactic):
     assert evaluate(y, labels)["acc"] > 0.99
 
 
+def sharp_features_with_side_groups(k: int = 4, main: int = 100, side: int = 15):
+    """Near one-hot label features: each cluster a tight blob plus a tight side group 0.01 away
+    (more members than 10 neighbours), so the 10-NN graph has 2k components."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(k), main + side)
+    shift = np.zeros((len(y), k))
+    for c in range(k):
+        shift[c * (main + side) + main : (c + 1) * (main + side), (c + 1) % k] = 0.01
+    feats = np.eye(k)[y] + shift + rng.normal(0, 1e-4, shift.shape)
+    return feats.astype(np.float32), y
+
+
+def test_spectral_tactic_widens_a_graph_with_more_components_than_clusters(caplog):
+    """With 8 components for 4 clusters the 10-NN spectral clustering splits and merges blobs
+    (ARI .51 when written); ``grow_neighbors`` doubles to 20 neighbours (4 components) and
+    recovers every cluster. Off, the run is warned and told the option."""
+    from src.methods.tactics import knn_components, spectral_neighbors
+
+    feats, y = sharp_features_with_side_groups()
+    assert knn_components(feats, 10) == 8 and knn_components(feats, 20) == 4
+    assert spectral_neighbors(feats, 4, 10, grow=True) == 20
+    labels, _ = cluster_features(feats, 4, "spectral", 0, n_init=2, grow_neighbors=True)
+    assert evaluate(y, labels)["acc"] == 1.0
+    with caplog.at_level("WARNING", logger="src.methods.tactics"):
+        assert spectral_neighbors(feats, 4, 10, grow=False) == 10
+    assert "8 components for 4 clusters" in caplog.text
+    assert "method.tactic_grow_neighbors=true" in caplog.text
+
+
 def test_dac_online_on_digits_end_to_end(cli, tmp_path):
     """The literal paper loop (method=dac_online) with a 5× faster λ schedule (10 epochs,
     ~140 steps) to u ≤ l."""

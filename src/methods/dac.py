@@ -59,6 +59,7 @@ def run(cfg: DictConfig, data: ClusterData, ctx: RunContext) -> MethodOutput:
             ctx.seed,
             int(m.tactic_subsample),
             int(m.tactic_n_init),
+            grow_neighbors=bool(m.tactic_grow_neighbors),
         )
         tactic_metrics = evaluate_tactics(feats_np, data, ctx, m)
     argmax_labels = feats_np.argmax(1)
@@ -149,6 +150,7 @@ def evaluate_tactics(
             ctx.seed,
             int(m.tactic_subsample),
             int(m.tactic_n_init),
+            grow_neighbors=bool(m.tactic_grow_neighbors),
         )
         out[str(tactic)] = evaluate(data.y, labels)
     return out

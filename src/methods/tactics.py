@@ -2,9 +2,16 @@
 agglomerative clustering. Spectral and agglomerative clustering are fitted on a seeded random
 subsample (their memory grows as n² or needs a dense graph); the remaining points are assigned
 by their nearest neighbours in the subsample (spectral) or the nearest cluster mean
-(agglomerative), so 70,000 points fit in memory."""
+(agglomerative), so 70,000 points fit in memory.
+
+Spectral clustering on a k-NN graph with more connected components than clusters is
+degenerate: its k smallest eigenvectors pick components at random (sharp, near one-hot label
+features make such graphs). ``grow_neighbors`` doubles ``n_neighbors`` until the graph has at
+most k components; off, such a graph gets a warning naming the option."""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
@@ -12,6 +19,39 @@ from src.core.errors import UserError
 from src.methods.kmeans import nearest_centre
 
 TACTICS = ("argmax", "kmeans", "spectral", "agglomerative")
+log = logging.getLogger(__name__)
+
+
+def knn_components(x: np.ndarray, n_neighbors: int) -> int:
+    """Connected components of the symmetric k-NN graph that ``SpectralClustering``
+    (``affinity="nearest_neighbors"``) builds on ``x``."""
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import kneighbors_graph
+
+    graph = kneighbors_graph(x, n_neighbors, include_self=True)
+    return int(connected_components(graph + graph.T, directed=False)[0])
+
+
+def spectral_neighbors(x: np.ndarray, k: int, n_neighbors: int, grow: bool) -> int:
+    """``n_neighbors`` for spectral clustering of ``x`` into ``k``: as given, or (``grow``)
+    doubled until the k-NN graph has at most ``k`` components (at most ``len(x) - 1``)."""
+    if n_neighbors >= len(x):  # a graph of everything: one component
+        return n_neighbors
+    components = knn_components(x, n_neighbors)
+    while grow and components > k and n_neighbors < len(x) - 1:
+        n_neighbors = min(2 * n_neighbors, len(x) - 1)
+        components = knn_components(x, n_neighbors)
+    if components > k:
+        log.warning(
+            "spectral tactic: the %d-NN graph has %d components for %d clusters, so its "
+            "clusters are arbitrary; method.tactic_grow_neighbors=true widens the graph",
+            n_neighbors,
+            components,
+            k,
+        )
+    elif grow:
+        log.info("spectral tactic: %d neighbours (%d components)", n_neighbors, components)
+    return n_neighbors
 
 
 def cluster_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -30,8 +70,10 @@ def cluster_features(
     subsample: int = 10_000,
     n_init: int = 10,
     n_neighbors: int = 10,
+    grow_neighbors: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(labels, centroids or None) of the label features under ``tactic``."""
+    """(labels, centroids or None) of the label features under ``tactic``; ``grow_neighbors``:
+    see :func:`spectral_neighbors`."""
     feats = np.asarray(feats, dtype=np.float32)
     if tactic == "argmax":
         return feats.argmax(1).astype(np.int64), None
@@ -53,7 +95,7 @@ def cluster_features(
         sc = SpectralClustering(
             n_clusters=k,
             affinity="nearest_neighbors",
-            n_neighbors=n_neighbors,
+            n_neighbors=spectral_neighbors(sub, k, n_neighbors, grow_neighbors),
             assign_labels="kmeans",
             n_init=n_init,
             random_state=seed,
