@@ -40,8 +40,16 @@ def config(*overrides: str):
         (["arch.hidden_dims=[500,0]"], "arch.hidden_dims", "a list of integers ≥ 1"),
         (["fast.amp=bf16"], "fast.amp", "true, false or auto"),
         (["fast.channels_last=2"], "fast.channels_last", "true, false or auto"),
+        (["pretrain.cache=maybe"], "pretrain.cache", "true or false"),
+        (["method=dec", "method.momentum_reset=1"], "method.momentum_reset", "true or false"),
+        (["method=dac", "method.tactic_grow_neighbors=yes"], "method.tactic_grow_neighbors",
+         "true or false"),
+        (["method=dac", "method.tactic=spectrall"], "method.tactic",
+         "one of argmax, kmeans, spectral, agglomerative"),
+        (["method=dac_star", "method.eval_tactics=[argmax,kmean]"], "method.eval_tactics",
+         "a list of argmax, kmeans, spectral, agglomerative"),
     ],
-)
+)  # fmt: skip
 def test_bad_numeric_option_is_one_line_naming_key_and_range(overrides, key, rng):
     problems = numeric_problems(config(*overrides))
     assert len(problems) == 1, problems
@@ -154,5 +162,18 @@ def test_method_ranges_are_read_from_the_method_yaml():
     rules, problems = declared_rules(config("method=dac_star"))  # inherited from dac.yaml
     assert problems == [] and rules["method.upper.slope"].describe() == "a number ≥ 0"
     assert not any(key.startswith("method.") for key in RULES)  # no central list of them
+    assert parse_range("bool").accepts(False) and not parse_range("bool").accepts("maybe")
+    assert parse_range("one of a, b").accepts("b") and not parse_range("one of a, b").accepts("c")
+    assert parse_range("list of a, b").describe() == "a list of a, b"
     bad = config("method=kmeans", "method.ranges.n_init=sometimes")
     assert numeric_problems(bad)[0].startswith("method.ranges.n_init='sometimes' is invalid")
+
+
+def test_dac_yaml_declares_the_tactics_the_code_has():
+    """The tactic choices in conf/method/dac.yaml's ranges are the code's, all of them."""
+    from src.core.validation import declared_rules
+    from src.methods.tactics import TACTICS
+
+    rules, _ = declared_rules(config("method=dac"))
+    assert rules["method.tactic"].words == TACTICS
+    assert rules["method.eval_tactics"].words == TACTICS and rules["method.eval_tactics"].many

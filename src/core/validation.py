@@ -24,7 +24,8 @@ _ABSENT = object()
 
 @dataclass(frozen=True)
 class Num:
-    """A number's valid range: ``int`` or ``float``, bounds (open or closed), words and null."""
+    """A number's valid range: ``int`` or ``float``, bounds (open or closed), words and null;
+    ``bool``: true or false only (a typo such as ``maybe`` would read as true)."""
 
     kind: type = float
     lo: float | None = None
@@ -37,6 +38,8 @@ class Num:
     def accepts(self, value: Any) -> bool:
         if value is None:
             return self.nullable
+        if self.kind is bool:
+            return isinstance(value, bool)
         if isinstance(value, str):
             return value in self.words
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -53,6 +56,8 @@ class Num:
         return str(int(value)) if self.kind is int else f"{value:g}"
 
     def describe(self) -> str:
+        if self.kind is bool:
+            return "true or false" + (" or null" if self.nullable else "")
         noun = "an integer" if self.kind is int else "a number"
         lo, hi = (None if v is None else self._fmt(v) for v in (self.lo, self.hi))
         if lo is not None and hi is not None:
@@ -68,11 +73,28 @@ class Num:
         return text + "".join(f" or {w}" for w in extra)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """An option that names one of ``words`` (``many``: a list of them)."""
+
+    words: tuple[str, ...]
+    many: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if not self.many:
+            return isinstance(value, str) and value in self.words
+        return OmegaConf.is_list(value) and all(v in self.words for v in value)
+
+    def describe(self) -> str:
+        return f"{'a list of' if self.many else 'one of'} {', '.join(self.words)}"
+
+
 COUNT = Num(int, 1)  # a positive count: iterations, batch sizes, restarts
 ITERS = Num(int, 0)  # a stage length that may be skipped with 0
 RATE = Num(float, 0, lo_open=True)  # learning rates, scales
 FRACTION = Num(float, 0, 1, hi_open=True)  # dropout, momentum
 UNIT = Num(float, 0, 1)  # thresholds and probabilities
+FLAG = Num(bool)  # an on/off option
 
 RULES: dict[str, Num] = {
     # the run
@@ -98,6 +120,8 @@ RULES: dict[str, Num] = {
     "pretrain.weight_decay": Num(float, 0),
     "pretrain.adam_lr": RATE,
     "pretrain.batch_size": COUNT,
+    "pretrain.layerwise": FLAG,
+    "pretrain.cache": FLAG,
     # model and trainer
     "arch.embedding_dim": COUNT,
     "arch.init_std": RATE,
@@ -128,6 +152,7 @@ NAMED_RANGES: dict[str, Num] = {
     "rate": RATE,
     "fraction": FRACTION,
     "unit": UNIT,
+    "bool": FLAG,
 }
 _RANGE = re.compile(
     r"^(?P<kind>int|float)"
@@ -137,12 +162,19 @@ _RANGE = re.compile(
 )
 
 
-def parse_range(text: str) -> Num | None:
+_CHOICE = re.compile(r"^(?P<many>one|list) of (?P<words>\w+(?:\s*,\s*\w+)*)$")
+
+
+def parse_range(text: str) -> Num | Choice | None:
     """A range as a method's YAML writes it: a name of :data:`NAMED_RANGES`, or ``int ≥ 2``,
     ``float > 0``, ``float in (0, 1]`` (brackets: closed, parentheses: open), each optionally
-    followed by ``or auto`` / ``or null``. None when ``text`` is neither."""
+    followed by ``or auto`` / ``or null``; or ``one of a, b`` / ``list of a, b`` (names). None
+    when ``text`` is none of these."""
     if text in NAMED_RANGES:
         return NAMED_RANGES[text]
+    if choice := _CHOICE.match(str(text).strip()):
+        words = tuple(w.strip() for w in choice["words"].split(","))
+        return Choice(words, many=choice["many"] == "list")
     m = _RANGE.match(str(text).strip())
     if m is None:
         return None
@@ -167,7 +199,7 @@ def _flatten(mapping: Any, prefix: str) -> dict[str, Any]:
     return flat
 
 
-def declared_rules(cfg: DictConfig) -> tuple[dict[str, Num], list[str]]:
+def declared_rules(cfg: DictConfig) -> tuple[dict[str, Num | Choice], list[str]]:
     """The ranges the chosen method declares beside its options (``method.ranges``: option →
     a range, nested like the options), and one line per range that does not parse."""
     ranges = _select(cfg, "method.ranges")
@@ -179,7 +211,8 @@ def declared_rules(cfg: DictConfig) -> tuple[dict[str, Num], list[str]]:
         if rule is None:
             problems.append(
                 f"method.ranges.{option}={text!r} is invalid: use one of "
-                f"{', '.join(NAMED_RANGES)}, or e.g. 'int ≥ 2', 'float in (0, 1] or null'"
+                f"{', '.join(NAMED_RANGES)}, or e.g. 'int ≥ 2', 'float in (0, 1] or null', "
+                "'one of a, b'"
             )
         else:
             rules[f"method.{option}"] = rule
