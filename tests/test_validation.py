@@ -41,6 +41,8 @@ def config(*overrides: str):
         (["fast.amp=bf16"], "fast.amp", "true, false or auto"),
         (["fast.channels_last=2"], "fast.channels_last", "true, false or auto"),
         (["pretrain.cache=maybe"], "pretrain.cache", "true or false"),
+        (["progress_bar=no"], "progress_bar", "true or false"),
+        (["method=dac", "arch.last_relu=0"], "arch.last_relu", "true or false"),
         (["method=dec", "method.momentum_reset=1"], "method.momentum_reset", "true or false"),
         (["method=dac", "method.tactic_grow_neighbors=yes"], "method.tactic_grow_neighbors",
          "true or false"),

@@ -103,10 +103,13 @@ RULES: dict[str, Num] = {
     "silhouette_points": Num(int, 0),
     "log_every_n_steps": COUNT,
     "export.projection_points": Num(int, 3),
+    "progress_bar": FLAG,
+    "debug": FLAG,
     # data set
     "dataset.subset": Num(int, 2, nullable=True),
     "dataset.imbalance": Num(float, 0, 1, lo_open=True, nullable=True),
     "dataset.dec_scale": Num(float, 0, lo_open=True, nullable=True, words=("auto",)),
+    "dataset.download": FLAG,
     # method.*: each method's own ranges, in its conf/method/<name>.yaml (`ranges:`)
     # SAE pretraining
     "pretrain.layerwise_iters": ITERS,
@@ -125,6 +128,9 @@ RULES: dict[str, Num] = {
     # model and trainer
     "arch.embedding_dim": COUNT,
     "arch.init_std": RATE,
+    "arch.bn_after_pool": FLAG,
+    "arch.last_relu": FLAG,
+    "arch.fc_identity_init": FLAG,
     "trainer.devices": Num(int, -1, words=("auto",)),
     "fast.steps_per_call": Num(int, 1, words=("auto",)),
     "fast.eval_batch_size": Num(int, 1, words=("auto",)),
