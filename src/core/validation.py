@@ -1,5 +1,6 @@
-"""Config checks before any data are loaded: every numeric option in its valid range, the
-run's output files writable, and a GPU present when the trainer asks for one.
+"""Config checks before any data are loaded: every numeric option in its valid range, every
+on/off option true or false, every declared choice one of its names, the run's output files
+writable, and a GPU present when the trainer asks for one.
 
 One line per problem, naming the key and what it accepts; :func:`validate_run` raises them
 together as one :class:`~src.core.errors.UserError` (``src.run`` prints each line, exit 2).
@@ -226,8 +227,9 @@ def declared_rules(cfg: DictConfig) -> tuple[dict[str, Num | Choice], list[str]]
 
 
 def numeric_problems(cfg: DictConfig) -> list[str]:
-    """One line per numeric option outside its range (options a config lacks are skipped):
-    the shared options' :data:`RULES` and the ranges the method declares in its YAML."""
+    """One line per option outside its range (numbers, on/off options, declared choices;
+    options a config lacks are skipped): the shared options' :data:`RULES` and the ranges the
+    method declares in its YAML."""
     own, problems = declared_rules(cfg)
     for key, rule in {**RULES, **own}.items():
         value = _select(cfg, key)
